@@ -1,0 +1,55 @@
+"""The ``claude-doctor`` command: a click group whose subcommands load only when used, so that
+``--version``, ``rules`` and the pre-commit hook never pay for the SDK or httpx."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import click
+
+from . import __version__
+from .options import report_options
+
+#: name -> (module, attribute, one-line help). The help is here so ``--help`` imports nothing.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "doctor": ("claude_doctor.commands.doctor", "doctor", "Check environment, code, secrets and recordings (default)."),
+    "stream": ("claude_doctor.commands.stream", "stream", "Check recorded streams for every stream failure (CD1xx)."),
+    "live": ("claude_doctor.commands.live", "live", "Make one real streaming request, record it and check it."),
+    "record": ("claude_doctor.commands.record", "record", "Run a recording proxy between your app and the API."),
+    "replay": ("claude_doctor.commands.replay", "replay", "Play a recording in the terminal at its recorded pace."),
+    "serve": ("claude_doctor.commands.serve", "serve", "Serve a recording or synthetic stream with injected faults."),
+    "code": ("claude_doctor.commands.code", "code", "Static checks for streaming and asyncio mistakes (CD2xx)."),
+    "secrets": ("claude_doctor.commands.secrets", "secrets", "Scan for Anthropic keys (CD3xx); the pre-commit hook."),
+    "explain": ("claude_doctor.commands.rules", "explain", "Explain a rule, or which failure a traceback shows."),
+    "rules": ("claude_doctor.commands.rules", "rules", "List every rule: code, name, area, severity."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (module, _, _) in COMMANDS.items() if importlib.util.find_spec(module)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS or name not in self.list_commands(ctx):
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="claude-doctor")
+@report_options
+@click.pass_context
+def main(ctx: click.Context, **options) -> None:
+    """Find and explain what breaks Claude streaming: in your environment, your code, your
+    repository and your recorded streams. With no command, runs `doctor` on the current folder."""
+    ctx.ensure_object(dict)["options"] = options
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(main.get_command(ctx, "doctor"))

@@ -1,0 +1,166 @@
+"""Findings, severities and the one rule registry.
+
+Every rule is defined next to the check that emits it (``checks/stream.py``, ``checks/code/``, …) by
+calling :func:`define`. ``rules``, ``explain``, SARIF, ``--select`` and the README table all read the
+registry, so a rule's code, name, explanation and fix live in exactly one place.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+from dataclasses import dataclass, field, replace
+from typing import Iterator
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that ``finding.severity >= fail_on`` is the exit-status test."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def letter(self) -> str:
+        return self.name[0]
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (use error, warning or info)") from None
+
+
+class Area(str, enum.Enum):
+    STREAM = "stream"
+    CODE = "code"
+    SECRETS = "secrets"
+    ENV = "env"
+
+    @property
+    def title(self) -> str:
+        return {"stream": "Streams", "code": "Code", "secrets": "Secrets", "env": "Environment"}[self.value]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule as ``rules`` and ``explain`` show it. ``why`` is one paragraph; ``symptoms`` are the
+    exception texts or behaviour a user actually sees, so that searching for an error finds the rule."""
+
+    code: str
+    name: str
+    area: Area
+    severity: Severity
+    summary: str
+    why: str
+    fix: str
+    symptoms: tuple[str, ...] = ()
+
+
+_RULES: dict[str, Rule] = {}
+
+# Modules whose import defines rules. Kept import-light (no SDK, no detect-secrets at import time).
+_RULE_MODULES = (
+    "claude_doctor.checks.stream",
+    "claude_doctor.checks.code.rules",
+    "claude_doctor.checks.secrets_rules",
+    "claude_doctor.checks.env_rules",
+)
+
+
+def define(
+    code: str,
+    name: str,
+    area: Area,
+    severity: Severity,
+    summary: str,
+    *,
+    why: str,
+    fix: str,
+    symptoms: tuple[str, ...] = (),
+) -> Rule:
+    """Register a rule; called at import time by the module that implements it."""
+    if code in _RULES and _RULES[code].name != name:
+        raise ValueError(f"rule code {code} defined twice")
+    rule = Rule(code, name, area, severity, summary, " ".join(why.split()), " ".join(fix.split()), symptoms)
+    _RULES[code] = rule
+    return rule
+
+
+def _load_all() -> None:
+    for module in _RULE_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            # An area not built yet contributes no rules; any other missing module is a real bug.
+            if exc.name != module and not module.startswith(exc.name or "\0"):
+                raise
+
+
+def all_rules() -> list[Rule]:
+    """Every registered rule, sorted by code."""
+    _load_all()
+    return sorted(_RULES.values(), key=lambda r: r.code)
+
+
+def get_rule(code_or_name: str) -> Rule | None:
+    """Look a rule up by code (``CD104``) or name (``truncated-stream``)."""
+    _load_all()
+    key = code_or_name.strip()
+    rule = _RULES.get(key.upper())
+    if rule is not None:
+        return rule
+    return next((r for r in _RULES.values() if r.name == key.lower()), None)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found. Location fields that do not apply stay ``None``."""
+
+    rule: Rule
+    message: str
+    path: str | None = None
+    line: int | None = None
+    column: int | None = None
+    cell: int | None = None
+    event: int | None = None
+    t: float | None = None
+    exchange: int | None = None
+    fix: str | None = None
+    severity: Severity | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def code(self) -> str:
+        return self.rule.code
+
+    @property
+    def level(self) -> Severity:
+        return self.severity if self.severity is not None else self.rule.severity
+
+    @property
+    def fix_text(self) -> str:
+        return self.fix or self.rule.fix
+
+    def at(self, **location: object) -> Finding:
+        return replace(self, **location)  # type: ignore[arg-type]
+
+
+def matches(code: str, selectors: Iterator[str] | list[str] | tuple[str, ...]) -> bool:
+    """Ruff-style selection: ``CD1`` matches every CD1xx code, ``ALL`` matches everything,
+    and a rule name matches its own code."""
+    for selector in selectors:
+        s = selector.strip()
+        if not s:
+            continue
+        if s.upper() == "ALL" or code.startswith(s.upper()):
+            return True
+        rule = _RULES.get(code)
+        if rule is not None and rule.name == s.lower():
+            return True
+    return False

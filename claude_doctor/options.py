@@ -1,0 +1,115 @@
+"""The options every checking command shares, and the one place that turns findings into output
+and an exit status (0 clean, 1 findings at or above --fail-on, 2 unreadable input)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import click
+
+from .config import Config, load_config
+from .errors import DoctorError
+from .findings import Finding, Severity, matches
+from .report import FORMATS, Report, render
+
+
+def _split_codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str] | None:
+    if not value:
+        return None
+    return [c.strip() for v in value for c in v.split(",") if c.strip()]
+
+
+def _severity(ctx: click.Context, param: click.Parameter, value: str | None) -> Severity | None:
+    return Severity.parse(value) if value else None
+
+
+def report_options(func: Callable) -> Callable:
+    """Attach --format/--select/--ignore/--fail-on/--no-color/-q/-v. All default to None so that a
+    value given to the group (``claude-doctor --format json``) or the config file can fill them."""
+    decorators = [
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Output format [human]."),
+        click.option("--select", multiple=True, callback=_split_codes, metavar="CODES",
+                     help="Only these rules: codes, prefixes (CD1) or names, comma-separated."),
+        click.option("--ignore", multiple=True, callback=_split_codes, metavar="CODES", help="Skip these rules."),
+        click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
+                     callback=_severity, help="Lowest severity that makes the exit status 1 [warning]."),
+        click.option("--no-color", is_flag=True, default=None, help="No ANSI colour (also: NO_COLOR=1)."),
+        click.option("-q", "--quiet", is_flag=True, default=None, help="Findings only: no fixes, no summary."),
+        click.option("-v", "--verbose", count=True, help="Say more: read warnings, files checked."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+@dataclass
+class Settings:
+    """Resolved options: command line, then the group's options, then pyproject.toml, then defaults."""
+
+    fmt: str
+    select: list[str]
+    ignore: list[str]
+    fail_on: Severity
+    color: bool
+    quiet: bool
+    verbose: int
+    config: Config
+
+    def selected(self, finding: Finding) -> bool:
+        code = finding.code
+        if not matches(code, self.select) or matches(code, self.ignore):
+            return False
+        return not matches(code, self.config.ignored_for(finding.path))
+
+
+def settings(ctx: click.Context, config_from: Path | None = None, **given) -> Settings:
+    parent = (ctx.find_root().obj or {}).get("options", {})
+
+    def pick(name: str):
+        value = given.get(name)
+        return value if value is not None else parent.get(name)
+
+    try:
+        config = load_config(config_from)
+    except DoctorError as exc:
+        fail(str(exc))
+    no_color = pick("no_color") or bool(os.environ.get("NO_COLOR"))
+    fmt = pick("fmt") or "human"
+    return Settings(
+        fmt=fmt,
+        select=pick("select") or config.select,
+        ignore=(pick("ignore") or []) + config.ignore,
+        fail_on=pick("fail_on") or config.fail_on,
+        color=not no_color and fmt == "human" and sys.stdout.isatty(),
+        quiet=bool(pick("quiet")),
+        verbose=(given.get("verbose") or 0) + (parent.get("verbose") or 0),
+        config=config,
+    )
+
+
+def fail(message: str) -> None:
+    """One line on stderr, exit 2: the way every unreadable input and bad option ends."""
+    click.echo(f"claude-doctor: error: {message}", err=True)
+    sys.exit(2)
+
+
+def finish(opts: Settings, findings: Iterable[Finding], files: int, errors: list[str] = (),
+           warnings: list[str] = ()) -> None:
+    """Filter, print and exit with the contract's status."""
+    kept = [f for f in findings if opts.selected(f)]
+    report = Report(kept, files, list(errors), list(warnings))
+    if opts.fmt == "human" and opts.verbose:
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    for error in report.errors:
+        click.echo(f"claude-doctor: error: {error}", err=True)
+    text = render(report, opts.fmt, color=opts.color, verbose=opts.verbose, quiet=opts.quiet)
+    if text:
+        click.echo(text, color=opts.color)
+    if report.errors:
+        sys.exit(2)
+    sys.exit(1 if any(f.level >= opts.fail_on for f in kept) else 0)

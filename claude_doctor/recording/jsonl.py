@@ -1,0 +1,300 @@
+"""Recording format v1: the streaming reader and the flushing, redacting writer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import json
+from typing import IO, Any, Iterator
+
+from .. import __version__
+from ..errors import RecordingError
+from ..keys import redact_headers, redact_text
+from .model import FORMAT, VERSION, Chunk, End, Headers, Meta, Note, Record, Request, Response, Source
+
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def read_recording(stream: IO[bytes], path: str) -> Source:
+    """Open a v1 recording. The meta line is checked now; the rest streams lazily, one line at a time,
+    so a 1 GB recording is read in bounded memory."""
+    lines = _numbered_lines(stream, path)
+    try:
+        number, first, _ = next(lines)
+    except StopIteration:
+        raise RecordingError(path, "empty file") from None
+    obj = _parse(first, path, number)
+    if obj.get("k") != "meta" or obj.get("format") != FORMAT:
+        raise RecordingError(path, f"first line is not a {FORMAT} meta line", number)
+    if obj.get("v") != VERSION:
+        raise RecordingError(path, f"unsupported recording version v={obj.get('v')!r} (this tool reads v=1)", number)
+    meta = Meta(
+        source=str(obj.get("source") or "unknown"),
+        recorded_at=obj.get("recorded_at"),
+        tool=obj.get("tool"),
+        redacted=list(obj.get("redacted") or []),
+    )
+    source = Source(path, "recording", meta, iter(()))
+    source.records = _records(lines, path, source.warnings)
+    return source
+
+
+def _numbered_lines(stream: IO[bytes], path: str) -> Iterator[tuple[int, bytes, bool]]:
+    """Yield ``(line number, bytes, ended with newline)``, split on b"\\n" only (U+2028 is legal JSON)."""
+    number = 0
+    while True:
+        try:
+            line = stream.readline(MAX_LINE_BYTES + 1)
+        except OSError as exc:
+            raise RecordingError(path, f"read failed: {exc.strerror or exc}") from None
+        if not line:
+            return
+        number += 1
+        terminated = line.endswith(b"\n")
+        if not terminated and len(line) > MAX_LINE_BYTES:
+            raise RecordingError(path, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB", number)
+        if line.strip():
+            yield number, line, terminated
+
+
+def _parse(line: bytes, path: str, number: int) -> dict:
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RecordingError(path, f"not valid JSON ({_short(exc)})", number) from None
+    if not isinstance(obj, dict):
+        raise RecordingError(path, f"expected a JSON object, got {type(obj).__name__}", number)
+    return obj
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text.split(":")[0] if len(text) > 80 else text
+
+
+def _records(lines: Iterator[tuple[int, bytes, bool]], path: str, warnings: list[str]) -> Iterator[Record]:
+    for number, line, terminated in lines:
+        try:
+            obj = json.loads(line)
+        except (ValueError, UnicodeDecodeError) as exc:
+            if not terminated:
+                warnings.append(f"{path}:{number}: truncated last line ignored (the capture was cut off)")
+                return
+            raise RecordingError(path, f"not valid JSON ({_short(exc)})", number) from None
+        if not isinstance(obj, dict):
+            raise RecordingError(path, f"expected a JSON object, got {type(obj).__name__}", number)
+        try:
+            record = _record(obj)
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            raise RecordingError(path, f"bad {obj.get('k')!r} line: {_field_problem(exc)}", number) from None
+        if record is not None:
+            yield record
+
+
+def _field_problem(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}"
+    return str(exc) or type(exc).__name__
+
+
+def _time(obj: dict) -> float | None:
+    t = obj.get("t")
+    if t is None:
+        return None
+    if isinstance(t, bool) or not isinstance(t, (int, float)):
+        raise ValueError(f"t must be a number or null, got {t!r}")
+    return float(t)
+
+
+def _index(obj: dict) -> int:
+    i = obj["i"]
+    if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+        raise ValueError(f"i must be a non-negative integer, got {i!r}")
+    return i
+
+
+def _headers(obj: dict) -> Headers:
+    pairs = obj.get("headers") or []
+    if not isinstance(pairs, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs
+    ):
+        raise ValueError("headers must be a list of [name, value] string pairs")
+    return [(k, v) for k, v in pairs]
+
+
+def _record(obj: dict) -> Record | None:
+    kind = obj.get("k")
+    if kind == "chunk":
+        if "text" in obj:
+            text = obj["text"]
+            if not isinstance(text, str):
+                raise ValueError("text must be a string")
+            data = text.encode("utf-8", "surrogatepass")
+        else:
+            data = base64.b64decode(obj["b64"], validate=True)
+        return Chunk(_index(obj), _time(obj), data)
+    if kind == "request":
+        body = base64.b64decode(obj["b64"], validate=True) if "b64" in obj else None
+        return Request(
+            _index(obj),
+            _time(obj),
+            str(obj.get("method") or "POST"),
+            str(obj.get("url") or ""),
+            _headers(obj),
+            json=obj.get("json"),
+            text=obj.get("text"),
+            body=body,
+        )
+    if kind == "response":
+        status = obj.get("status")
+        if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
+            raise ValueError(f"status must be an integer, got {status!r}")
+        return Response(_index(obj), _time(obj), status, obj.get("reason"), obj.get("http_version"), _headers(obj))
+    if kind == "end":
+        reason = obj.get("reason") or "error"
+        return End(_index(obj), _time(obj), str(reason), obj.get("error"), obj.get("error_type"))
+    if kind == "note":
+        return Note(str(obj.get("text", "")))
+    return None  # unknown kinds are ignored, as the format requires
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+
+def _dumps(obj: dict) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def _round(t: float | None) -> float | None:
+    return None if t is None else round(t, 6)
+
+
+class RecordingWriter:
+    """Writes recording format v1, one flushed line per record, redacting before anything is written.
+
+    The meta line goes out with the first request, so that it can name the headers that request had
+    redacted; a crash at any point leaves a valid prefix."""
+
+    def __init__(self, stream: IO[bytes], source: str, recorded_at: str | None = None) -> None:
+        self._stream = stream
+        self._source = source
+        self._recorded_at = recorded_at or _dt.datetime.now(_dt.timezone.utc).isoformat(
+            timespec="milliseconds"
+        ).replace("+00:00", "Z")
+        self._meta_written = False
+
+    def _write(self, obj: dict) -> None:
+        self._stream.write(_dumps(obj))
+        self._stream.flush()
+
+    def _meta(self, redacted: set[str]) -> None:
+        if not self._meta_written:
+            self._meta_written = True
+            self._write(
+                {
+                    "k": "meta",
+                    "format": FORMAT,
+                    "v": VERSION,
+                    "recorded_at": self._recorded_at,
+                    "source": self._source,
+                    "tool": f"claude-doctor {__version__}",
+                    "redacted": sorted(redacted),
+                }
+            )
+
+    def request(self, i: int, t: float | None, method: str, url: str, headers: Headers, body: bytes | None) -> None:
+        safe, names = redact_headers(headers)
+        self._meta(names)
+        obj: dict[str, Any] = {
+            "k": "request",
+            "i": i,
+            "t": _round(t),
+            "method": method,
+            "url": redact_text(url),
+            "headers": [list(p) for p in safe],
+        }
+        obj.update(_body_fields(body))
+        self._write(obj)
+
+    def response(
+        self, i: int, t: float | None, status: int | None, reason: str | None, http_version: str | None, headers: Headers
+    ) -> None:
+        self._meta(set())
+        safe, _ = redact_headers(headers)
+        self._write(
+            {
+                "k": "response",
+                "i": i,
+                "t": _round(t),
+                "status": status,
+                "reason": reason,
+                "http_version": http_version,
+                "headers": [list(p) for p in safe],
+            }
+        )
+
+    def chunk(self, i: int, t: float | None, data: bytes) -> None:
+        self._meta(set())
+        self._write({"k": "chunk", "i": i, "t": _round(t), **_chunk_fields(data)})
+
+    def end(self, i: int, t: float | None, reason: str, error: str | None = None, error_type: str | None = None) -> None:
+        self._meta(set())
+        obj: dict[str, Any] = {"k": "end", "i": i, "t": _round(t), "reason": reason}
+        if error is not None:
+            obj["error"] = redact_text(error)
+        if error_type is not None:
+            obj["error_type"] = error_type
+        self._write(obj)
+
+    def note(self, text: str) -> None:
+        self._meta(set())
+        self._write({"k": "note", "text": redact_text(text)})
+
+
+def _chunk_fields(data: bytes) -> dict[str, str]:
+    if b"sk-ant-" in data:
+        data = redact_text(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+    try:
+        return {"text": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"b64": base64.b64encode(data).decode("ascii")}
+
+
+def _body_fields(body: bytes | None) -> dict[str, Any]:
+    if not body:
+        return {}
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return _chunk_fields(body)
+    text = redact_text(text)
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return {"text": text}
+    return {"json": parsed} if isinstance(parsed, dict) else {"text": text}
+
+
+def write_source(source: Source, stream: IO[bytes]) -> None:
+    """Re-write any opened source (an import, say) as a v1 recording."""
+    writer = RecordingWriter(stream, source.meta.source, source.meta.recorded_at)
+    for record in source.records:
+        if isinstance(record, Request):
+            body = record.body
+            if record.json is not None:
+                body = json.dumps(record.json, ensure_ascii=False).encode()
+            elif record.text is not None:
+                body = record.text.encode()
+            writer.request(record.i, record.t, record.method, record.url, record.headers, body)
+        elif isinstance(record, Response):
+            writer.response(record.i, record.t, record.status, record.reason, record.http_version, record.headers)
+        elif isinstance(record, Chunk):
+            writer.chunk(record.i, record.t, record.data)
+        elif isinstance(record, End):
+            writer.end(record.i, record.t, record.reason, record.error, record.error_type)
+        elif isinstance(record, Note):
+            writer.note(record.text)

@@ -1,0 +1,64 @@
+"""Ruff-like text: ``path:line:col: CODE [S] message``, the fix under it, one summary line."""
+
+from __future__ import annotations
+
+import click
+
+from ..findings import Finding, Severity
+from . import Report, sort_key
+
+_COLORS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
+
+
+def location(finding: Finding) -> str:
+    """Where a finding is, in the form each area's users know: ``path:line:col`` for code,
+    ``path:cell 2:3:1`` in notebooks, ``path@event 12 (t=3.41s)`` for streams."""
+    path = finding.path or "<input>"
+    if finding.exchange is not None:
+        path += f"#{finding.exchange}"
+    if finding.line is not None:
+        parts = [path]
+        if finding.cell is not None:
+            parts.append(f"cell {finding.cell}")
+        parts.append(str(finding.line))
+        if finding.column is not None:
+            parts.append(str(finding.column))
+        return ":".join(parts)
+    if finding.event is not None:
+        where = f"{path}@event {finding.event}"
+        return where + (f" (t={finding.t:.2f}s)" if finding.t is not None else "")
+    if finding.t is not None:
+        return f"{path} (t={finding.t:.2f}s)"
+    return path
+
+
+def format_finding(finding: Finding, *, color: bool, with_fix: bool = True) -> str:
+    level = finding.level
+    code = click.style(f"{finding.code} [{level.letter}]", fg=_COLORS[level], bold=True) if color else (
+        f"{finding.code} [{level.letter}]"
+    )
+    where = click.style(location(finding), bold=True) if color else location(finding)
+    line = f"{where}: {code} {finding.message}"
+    if with_fix:
+        fix = click.style("fix:", fg="green") if color else "fix:"
+        line += f"\n  {fix} {finding.fix_text}"
+    return line
+
+
+def summary_line(report: Report) -> str:
+    counts = report.counts()
+    files = f"{report.files} file{'s' if report.files != 1 else ''}"
+    total = len(report.findings)
+    if not total:
+        return f"All clear: {files} checked, no problems found."
+    parts = [f"{n} {label}{'s' if n != 1 else ''}" for label, n in counts.items() if n]
+    return f"Found {total} problem{'s' if total != 1 else ''} in {files}: {', '.join(parts)}."
+
+
+def render_human(report: Report, *, color: bool, verbose: int = 0, quiet: bool = False) -> str:
+    lines = [format_finding(f, color=color, with_fix=not quiet) for f in sorted(report.findings, key=sort_key)]
+    if not quiet:
+        if lines:
+            lines.append("")
+        lines.append(summary_line(report))
+    return "\n".join(lines)

@@ -1,0 +1,298 @@
+"""The project's one SSE decoder: incremental, spec-exact, and honest about what it saw.
+
+The SDK's decoder drops what a doctor needs to see (a BOM'd first event, data-only events, the final
+event without a blank line) and raises on invalid UTF-8, so this one follows the WHATWG event-stream
+rules (https://html.spec.whatwg.org/multipage/server-sent-events.html) and *reports* every deviation
+instead. It works on bytes: lines are split on CR, LF or CRLF before anything is decoded, so an event
+split anywhere (inside a CRLF, inside a UTF-8 character) decodes the same as one delivered whole.
+Memory is bounded by the largest single event, capped at ``max_event_bytes``.
+
+Where it deliberately differs from a browser: an event that has an ``event:`` field but no ``data:``
+is still dispatched (``data`` is ``None``), because the API never sends one and a checker must see it.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import repeat
+
+BOM = b"\xef\xbb\xbf"
+_ANY_EOL = re.compile(rb"\r\n|\r|\n")
+DEFAULT_MAX_EVENT_BYTES = 32 * 1024 * 1024
+
+
+class SSEEvent:
+    """One dispatched event. ``offset``/``end`` are byte offsets in the body (after a stripped BOM's
+    3 bytes are counted, so offsets match the raw bytes), ``t`` is the arrival time of the chunk that
+    completed it, ``number`` counts dispatched events from 1."""
+
+    __slots__ = ("number", "name", "data", "id", "retry", "offset", "end", "t", "invalid_utf8_at", "oversize")
+
+    def __init__(
+        self,
+        number: int,
+        name: str | None,
+        data: str | None,
+        offset: int,
+        end: int,
+        t: float | None,
+        id: str | None = None,
+        retry: int | None = None,
+        invalid_utf8_at: int | None = None,
+        oversize: bool = False,
+    ) -> None:
+        self.number = number
+        self.name = name
+        self.data = data
+        self.offset = offset
+        self.end = end
+        self.t = t
+        self.id = id
+        self.retry = retry
+        self.invalid_utf8_at = invalid_utf8_at
+        self.oversize = oversize
+
+    def __repr__(self) -> str:
+        data = self.data if self.data is None or len(self.data) < 60 else self.data[:57] + "..."
+        return f"SSEEvent(#{self.number} {self.name!r} {data!r} @{self.offset}-{self.end} t={self.t})"
+
+
+class SSETail:
+    """What was left at end of input: an event whose blank line never came.
+
+    ``event`` holds whatever fields were complete (``None`` if only comments or nothing), and
+    ``lines_complete`` says whether the input ended on a line terminator (a final event that only
+    lacks its blank line) or in the middle of a line (a connection cut mid-event)."""
+
+    __slots__ = ("event", "lines_complete", "bytes")
+
+    def __init__(self, event: SSEEvent | None, lines_complete: bool, nbytes: int) -> None:
+        self.event = event
+        self.lines_complete = lines_complete
+        self.bytes = nbytes
+
+
+class SSEDecoder:
+    """Feed it chunks with their arrival times; it returns the events each chunk completed.
+
+    >>> d = SSEDecoder()
+    >>> [e.name for e in d.feed(b"event: ping\\ndata: {}\\n", 0.1)] + [e.name for e in d.feed(b"\\n", 0.2)]
+    ['ping']
+    """
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self.max_event_bytes = max_event_bytes
+        self.bom = False  #: a UTF-8 BOM preceded the first event (the SDK then drops that event)
+        self.bytes_seen = 0
+        self.events = 0
+        self._buf = bytearray()
+        self._pos = 0  # body offset of _buf[0]
+        self._started = False
+        self._any_cr = False
+        self._last_t: float | None = None
+        self._overflow = False  # the current line outgrew the cap and is being skipped
+        self._reset_pending()
+
+    def _reset_pending(self) -> None:
+        self._name: bytes | None = None
+        self._data: list[bytes] = []
+        self._data_size = 0
+        self._id: bytes | None = None
+        self._retry: int | None = None
+        self._start: int | None = None
+        self._oversize = False
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def feed(self, chunk: bytes, t: float | None = None) -> list[SSEEvent]:
+        """Consume one chunk; return the events whose terminating blank line it contained."""
+        if not chunk:
+            return []
+        self.bytes_seen += len(chunk)
+        self._last_t = t
+        buf = self._buf
+        buf += chunk
+        if not self._started:
+            if len(buf) < 3 and BOM.startswith(bytes(buf)):
+                return []
+            self._started = True
+            if buf.startswith(BOM):
+                self.bom = True
+                del buf[:3]
+                self._pos = 3
+        if not self._any_cr and b"\r" in chunk:
+            self._any_cr = True
+        out: list[SSEEvent] = []
+        if self._any_cr:
+            self._take_any_eol(out, t, final=False)
+        else:
+            self._take_lf(out, t)
+        if len(buf) > self.max_event_bytes:
+            self._skip_overlong_line()
+        return out
+
+    def close(self) -> SSETail | None:
+        """End of input. Returns the unterminated remainder, if any; the spec discards it, we report it."""
+        if not self._started and self._buf:
+            self._started = True
+        out: list[SSEEvent] = []
+        if self._any_cr:
+            self._take_any_eol(out, self._last_t, final=True)  # a held-back final CR ends its line
+        rest = bytes(self._buf)
+        lines_complete = not rest and not self._overflow
+        if rest and not self._overflow:
+            self._field(rest)
+        if self._overflow:
+            self._oversize = True
+        self._buf.clear()
+        if self._start is None and not rest:
+            return None if lines_complete else SSETail(None, False, 0)
+        start = self._start if self._start is not None else self._pos
+        nbytes = self._pos + len(rest) - start
+        event = self._build(self._pos + len(rest), self._last_t) if self._has_fields() else None
+        self._reset_pending()
+        return SSETail(event, lines_complete, nbytes)
+
+    # -- line splitting ------------------------------------------------------------------------
+
+    def _take_lf(self, out: list[SSEEvent], t: float | None) -> None:
+        buf = self._buf
+        last = buf.rfind(b"\n")
+        if last < 0:
+            return
+        lines = bytes(buf[:last]).split(b"\n")
+        del buf[: last + 1]
+        self._lines(lines, repeat(1), out, t)
+
+    def _take_any_eol(self, out: list[SSEEvent], t: float | None, final: bool) -> None:
+        buf = self._buf
+        lines: list[bytes] = []
+        terms: list[int] = []
+        start = 0
+        for m in _ANY_EOL.finditer(buf):
+            if m.end() == len(buf) and m.group() == b"\r" and not final:
+                break  # a CR at the end may be the first half of a CRLF
+            lines.append(bytes(buf[start : m.start()]))
+            terms.append(m.end() - m.start())
+            start = m.end()
+        if start:
+            del buf[:start]
+            self._lines(lines, terms, out, t)
+
+    def _skip_overlong_line(self) -> None:
+        self._pos += len(self._buf)
+        self._buf.clear()
+        self._overflow = True
+        self._oversize = True
+        if self._start is None:
+            self._start = self._pos
+
+    # -- fields and dispatch -------------------------------------------------------------------
+
+    def _lines(self, lines: list[bytes], terms, out: list[SSEEvent], t: float | None) -> None:
+        pos = self._pos
+        for line, term in zip(lines, terms):
+            if self._overflow:  # the tail of a line we already gave up on
+                self._overflow = False
+                pos += len(line) + term
+                continue
+            if not line:
+                if self._start is not None:
+                    if self._has_fields():
+                        out.append(self._build(pos + term, t))
+                    self._reset_pending()
+                pos += term
+                continue
+            if self._start is None:
+                self._start = pos
+            if line[0] != 0x3A:  # ":" starts a comment
+                self._field(line)
+            pos += len(line) + term
+        self._pos = pos
+
+    def _field(self, line: bytes) -> None:
+        if self._start is None:
+            self._start = self._pos
+        if line.startswith(b"data: "):
+            value = line[6:]
+            self._add_data(value)
+            return
+        colon = line.find(b":")
+        if colon < 0:
+            name, value = line, b""
+        else:
+            name, value = line[:colon], line[colon + 1 :]
+            if value[:1] == b" ":
+                value = value[1:]
+        if name == b"data":
+            self._add_data(value)
+        elif name == b"event":
+            self._name = value
+        elif name == b"id":
+            if b"\0" not in value:
+                self._id = value
+        elif name == b"retry":
+            if value.isdigit() and value.isascii():
+                self._retry = int(value)
+
+    def _add_data(self, value: bytes) -> None:
+        self._data_size += len(value) + 1
+        if self._data_size > self.max_event_bytes:
+            self._oversize = True
+            return
+        self._data.append(value)
+
+    def _has_fields(self) -> bool:
+        return bool(self._data) or self._name is not None or self._oversize
+
+    def _build(self, end: int, t: float | None) -> SSEEvent:
+        start = self._start if self._start is not None else end
+        bad_at: int | None = None
+        name: str | None = None
+        if self._name is not None:
+            name, bad = _decode(self._name)
+            if bad is not None:
+                bad_at = start + bad
+        data: str | None = None
+        if self._data:
+            raw = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
+            data, bad = _decode(raw)
+            if bad is not None and bad_at is None:
+                bad_at = _offset_in_body(self._data, bad, start)
+        self.events += 1
+        return SSEEvent(
+            self.events,
+            name,
+            data,
+            start,
+            end,
+            t,
+            id=_decode(self._id)[0] if self._id is not None else None,
+            retry=self._retry,
+            invalid_utf8_at=bad_at,
+            oversize=self._oversize,
+        )
+
+
+def _decode(raw: bytes) -> tuple[str, int | None]:
+    """Strict UTF-8, falling back to U+FFFD replacement (as the spec says) with the bad offset."""
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return raw.decode("utf-8", "replace"), exc.start
+
+
+def _offset_in_body(parts: list[bytes], offset_in_joined: int, event_start: int) -> int:
+    """Approximate body offset of a byte inside joined data lines (exact for single-line data,
+    which is every event this API sends): the ``data: `` prefix is 6 bytes."""
+    return event_start + 6 + offset_in_joined
+
+
+def iter_events(chunks, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES):
+    """Decode an iterable of ``(t, bytes)`` chunks; yields events, then the tail (if any) last."""
+    decoder = SSEDecoder(max_event_bytes)
+    for t, chunk in chunks:
+        yield from decoder.feed(chunk, t)
+    tail = decoder.close()
+    if tail is not None:
+        yield tail
