@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import enum
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Iterator
 
 
 class Severity(enum.IntEnum):
@@ -36,7 +36,7 @@ class Severity(enum.IntEnum):
             raise ValueError(f"unknown severity {text!r} (use error, warning or info)") from None
 
 
-class Area(str, enum.Enum):
+class Area(enum.StrEnum):
     STREAM = "stream"
     CODE = "code"
     SECRETS = "secrets"
@@ -66,7 +66,7 @@ _RULES: dict[str, Rule] = {}
 
 # Modules whose import defines rules. Kept import-light (no SDK, no detect-secrets at import time).
 _RULE_MODULES = (
-    "claude_doctor.checks.stream",
+    "claude_doctor.checks.stream_rules",
     "claude_doctor.checks.code.rules",
     "claude_doctor.checks.secrets_rules",
     "claude_doctor.checks.env_rules",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import click
 
@@ -32,11 +32,21 @@ def report_options(func: Callable) -> Callable:
     value given to the group (``claude-doctor --format json``) or the config file can fill them."""
     decorators = [
         click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Output format [human]."),
-        click.option("--select", multiple=True, callback=_split_codes, metavar="CODES",
-                     help="Only these rules: codes, prefixes (CD1) or names, comma-separated."),
+        click.option(
+            "--select",
+            multiple=True,
+            callback=_split_codes,
+            metavar="CODES",
+            help="Only these rules: codes, prefixes (CD1) or names, comma-separated.",
+        ),
         click.option("--ignore", multiple=True, callback=_split_codes, metavar="CODES", help="Skip these rules."),
-        click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
-                     callback=_severity, help="Lowest severity that makes the exit status 1 [warning]."),
+        click.option(
+            "--fail-on",
+            type=click.Choice(["error", "warning", "info"]),
+            default=None,
+            callback=_severity,
+            help="Lowest severity that makes the exit status 1 [warning].",
+        ),
         click.option("--no-color", is_flag=True, default=None, help="No ANSI colour (also: NO_COLOR=1)."),
         click.option("-q", "--quiet", is_flag=True, default=None, help="Findings only: no fixes, no summary."),
         click.option("-v", "--verbose", count=True, help="Say more: read warnings, files checked."),
@@ -97,8 +107,9 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def finish(opts: Settings, findings: Iterable[Finding], files: int, errors: list[str] = (),
-           warnings: list[str] = ()) -> None:
+def finish(
+    opts: Settings, findings: Iterable[Finding], files: int, errors: list[str] = (), warnings: list[str] = ()
+) -> None:
     """Filter, print and exit with the contract's status."""
     kept = [f for f in findings if opts.selected(f)]
     report = Report(kept, files, list(errors), list(warnings))

@@ -26,7 +26,7 @@ class SSEEvent:
     3 bytes are counted, so offsets match the raw bytes), ``t`` is the arrival time of the chunk that
     completed it, ``number`` counts dispatched events from 1."""
 
-    __slots__ = ("number", "name", "data", "id", "retry", "offset", "end", "t", "invalid_utf8_at", "oversize")
+    __slots__ = ("data", "end", "id", "invalid_utf8_at", "name", "number", "offset", "oversize", "retry", "t")
 
     def __init__(
         self,
@@ -64,7 +64,7 @@ class SSETail:
     ``lines_complete`` says whether the input ended on a line terminator (a final event that only
     lacks its blank line) or in the middle of a line (a connection cut mid-event)."""
 
-    __slots__ = ("event", "lines_complete", "bytes")
+    __slots__ = ("bytes", "event", "lines_complete")
 
     def __init__(self, event: SSEEvent | None, lines_complete: bool, nbytes: int) -> None:
         self.event = event
@@ -231,9 +231,8 @@ class SSEDecoder:
         elif name == b"id":
             if b"\0" not in value:
                 self._id = value
-        elif name == b"retry":
-            if value.isdigit() and value.isascii():
-                self._retry = int(value)
+        elif name == b"retry" and value.isdigit() and value.isascii():
+            self._retry = int(value)
 
     def _add_data(self, value: bytes) -> None:
         self._data_size += len(value) + 1

@@ -6,7 +6,8 @@ import base64
 import binascii
 import datetime as _dt
 import json
-from typing import IO, Any, Iterator
+from collections.abc import Iterator
+from typing import IO, Any
 
 from .. import __version__
 from ..errors import RecordingError
@@ -182,9 +183,9 @@ class RecordingWriter:
     def __init__(self, stream: IO[bytes], source: str, recorded_at: str | None = None) -> None:
         self._stream = stream
         self._source = source
-        self._recorded_at = recorded_at or _dt.datetime.now(_dt.timezone.utc).isoformat(
-            timespec="milliseconds"
-        ).replace("+00:00", "Z")
+        self._recorded_at = recorded_at or _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace(
+            "+00:00", "Z"
+        )
         self._meta_written = False
 
     def _write(self, obj: dict) -> None:
@@ -221,7 +222,13 @@ class RecordingWriter:
         self._write(obj)
 
     def response(
-        self, i: int, t: float | None, status: int | None, reason: str | None, http_version: str | None, headers: Headers
+        self,
+        i: int,
+        t: float | None,
+        status: int | None,
+        reason: str | None,
+        http_version: str | None,
+        headers: Headers,
     ) -> None:
         self._meta(set())
         safe, _ = redact_headers(headers)
@@ -241,7 +248,9 @@ class RecordingWriter:
         self._meta(set())
         self._write({"k": "chunk", "i": i, "t": _round(t), **_chunk_fields(data)})
 
-    def end(self, i: int, t: float | None, reason: str, error: str | None = None, error_type: str | None = None) -> None:
+    def end(
+        self, i: int, t: float | None, reason: str, error: str | None = None, error_type: str | None = None
+    ) -> None:
         self._meta(set())
         obj: dict[str, Any] = {"k": "end", "i": i, "t": _round(t), "reason": reason}
         if error is not None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Union
+from typing import Any
 
 FORMAT = "claude-doctor/recording"
 VERSION = 1
@@ -87,7 +88,7 @@ class Note:
     text: str
 
 
-Record = Union[Request, Response, Chunk, End, Note]
+Record = Request | Response | Chunk | End | Note
 
 
 @dataclass

@@ -34,8 +34,10 @@ def location(finding: Finding) -> str:
 
 def format_finding(finding: Finding, *, color: bool, with_fix: bool = True) -> str:
     level = finding.level
-    code = click.style(f"{finding.code} [{level.letter}]", fg=_COLORS[level], bold=True) if color else (
-        f"{finding.code} [{level.letter}]"
+    code = (
+        click.style(f"{finding.code} [{level.letter}]", fg=_COLORS[level], bold=True)
+        if color
+        else (f"{finding.code} [{level.letter}]")
     )
     where = click.style(location(finding), bold=True) if color else location(finding)
     line = f"{where}: {code} {finding.message}"

@@ -1,0 +1,872 @@
+"""The stream checks (CD101–CD117): records → SSE events → small checks → findings.
+
+:class:`StreamAnalyzer` takes records one at a time (from a file, a live capture or the proxy), so
+the same code checks a 1 GB recording in bounded memory and a stream as it happens. Each exchange
+gets an :class:`Exchange` context; each check is a small object with hooks for the response, each
+chunk, the events it asks for, and the end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..config import Config
+from ..findings import Finding, Rule, Severity
+from ..recording.model import Chunk, End, Note, Record, Request, Response, Source
+from ..sse import SSEDecoder, SSEEvent, SSETail
+from .stream_rules import (
+    AUTH_ERROR,
+    BUFFERED_STREAM,
+    ERROR_EVENT,
+    EVENT_ORDER,
+    IDLE_GAP,
+    INVALID_TOOL_JSON,
+    MAX_TOKENS_STOP,
+    NOT_EVENT_STREAM,
+    OVERLOADED,
+    RATE_LIMITED,
+    READ_TIMEOUT,
+    REQUEST_ERROR,
+    SSE_FRAMING,
+    STOP_REASON,
+    STREAM_NOT_ENABLED,
+    TRUNCATED_STREAM,
+    UNKNOWN_EVENT,
+)
+
+KNOWN_EVENTS = frozenset(
+    {
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+        "ping",
+        "error",
+    }
+)
+KNOWN_DELTAS = frozenset({"text_delta", "input_json_delta", "citations_delta", "thinking_delta", "signature_delta"})
+KNOWN_BLOCKS = frozenset(
+    {
+        "text",
+        "thinking",
+        "redacted_thinking",
+        "tool_use",
+        "server_tool_use",
+        "web_search_tool_result",
+        "web_fetch_tool_result",
+        "code_execution_tool_result",
+        "bash_code_execution_tool_result",
+        "text_editor_code_execution_tool_result",
+        "tool_search_tool_result",
+        "container_upload",
+    }
+)
+#: protocol.md §4: the SDK refuses non-streaming calls above these
+NONSTREAMING_LIMIT = 21_334
+OPUS_4_NONSTREAMING = 8_192
+OPUS_4_IDS = frozenset(
+    {
+        "claude-opus-4-20250514",
+        "claude-opus-4-0",
+        "claude-4-opus-20250514",
+        "anthropic.claude-opus-4-20250514-v1:0",
+        "claude-opus-4@20250514",
+        "anthropic.claude-opus-4-1-20250805-v1:0",
+        "claude-opus-4-1@20250805",
+    }
+)
+MAX_ERROR_BODY = 64 * 1024
+MAX_JSON_BODY = 8 * 1024 * 1024
+MAX_GAP_FINDINGS = 3
+
+
+# -- per-exchange context -------------------------------------------------------------------------
+
+
+@dataclass
+class Occurrence:
+    """The first place a repeated problem was seen, and how often it was seen in all."""
+
+    rule: Rule
+    message: str
+    event: int | None
+    t: float | None
+    fix: str | None
+    count: int = 1
+
+
+@dataclass
+class Exchange:
+    """What the checks know about one request/response exchange while it is being read."""
+
+    i: int
+    path: str
+    config: Config
+    request: Request | None = None
+    response: Response | None = None
+    body_kind: str | None = None  # "sse", "json" or "error", decided at the first body byte
+    body: bytearray = field(default_factory=bytearray)  # kept for json/error bodies only, capped
+    body_bytes: int = 0
+    first_byte_t: float | None = None
+    last_byte_t: float | None = None
+    last_event: SSEEvent | None = None
+    events: int = 0
+    saw_stop: bool = False
+    saw_error: bool = False
+    cut_mid_event: int = 0  # bytes of an event the stream ended inside
+    end: End | None = None
+    findings: list[Finding] = field(default_factory=list)
+    _once: dict[str, Occurrence] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int | None:
+        return self.response.status if self.response else None
+
+    @property
+    def ok(self) -> bool:
+        """2xx, or unknown status (a raw import)."""
+        return self.status is None or 200 <= self.status < 300
+
+    @property
+    def beta(self) -> bool:
+        return bool(self.request and self.request.header("anthropic-beta"))
+
+    def report(
+        self,
+        rule: Rule,
+        message: str,
+        *,
+        event: SSEEvent | None = None,
+        t: float | None = None,
+        fix: str | None = None,
+        severity: Severity | None = None,
+    ) -> None:
+        self.findings.append(
+            Finding(
+                rule,
+                message,
+                path=self.path,
+                event=event.number if event else None,
+                t=event.t if event and t is None else t,
+                exchange=self.i,
+                fix=fix,
+                severity=severity,
+            )
+        )
+
+    def once(
+        self,
+        key: str,
+        rule: Rule,
+        message: str,
+        *,
+        event: SSEEvent | None = None,
+        t: float | None = None,
+        fix: str | None = None,
+    ) -> None:
+        """Report a problem that may repeat once, at its first occurrence, with a count."""
+        seen = self._once.get(key)
+        if seen is not None:
+            seen.count += 1
+            return
+        self._once[key] = Occurrence(
+            rule, message, event.number if event else None, event.t if event and t is None else t, fix
+        )
+
+    def flush_once(self) -> None:
+        for occ in self._once.values():
+            more = f" ({occ.count} times in all)" if occ.count > 1 else ""
+            self.findings.append(
+                Finding(
+                    occ.rule, occ.message + more, path=self.path, event=occ.event, t=occ.t, exchange=self.i, fix=occ.fix
+                )
+            )
+        self._once.clear()
+
+
+class Check:
+    """A small check. ``events`` names the event types whose parsed data it wants in ``on_event``."""
+
+    events: frozenset[str] = frozenset()
+
+    def on_response(self, ex: Exchange) -> None: ...
+
+    def on_chunk(self, ex: Exchange, t: float | None, size: int) -> None: ...
+
+    def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None: ...
+
+    def on_end(self, ex: Exchange) -> None: ...
+
+
+def _at(t: float | None) -> str:
+    return f" at t={t:.2f}s" if t is not None else ""
+
+
+def _error_message(body: bytes) -> tuple[str | None, str | None]:
+    """(error type, message) from an API error body, if it is one."""
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
+        err = obj["error"]
+        return str(err.get("type") or ""), str(err.get("message") or "")
+    return None, None
+
+
+def _body_excerpt(body: bytes) -> str:
+    text = body[:120].decode("utf-8", "replace").strip().replace("\n", " ")
+    return text + ("…" if len(body) > 120 else "")
+
+
+# -- HTTP status (CD109–CD112) --------------------------------------------------------------------
+
+
+class StatusCheck(Check):
+    """Non-2xx answers, described with what the error body and headers say."""
+
+    def on_end(self, ex: Exchange) -> None:
+        status = ex.status
+        if status is None or 200 <= status < 300:
+            return
+        etype, emsg = _error_message(bytes(ex.body))
+        said = f"{etype}: {emsg}" if etype or emsg else (_body_excerpt(bytes(ex.body)) or "no body")
+        head = f"HTTP {status} ({said})"
+        if status == 429:
+            ex.report(RATE_LIMITED, head + self._limits(ex.response), t=ex.response.t)
+        elif status in (401, 403):
+            ex.report(AUTH_ERROR, head + self._auth_hint(ex), t=ex.response.t)
+        elif status == 529 or status >= 500:
+            gateway = " The body is HTML: a proxy or gateway answered, not the API." if self._html(ex) else ""
+            ex.report(OVERLOADED, head + "." + gateway, t=ex.response.t)
+        elif status in (400, 404, 413):
+            ex.report(REQUEST_ERROR, head + ".", t=ex.response.t)
+
+    @staticmethod
+    def _html(ex: Exchange) -> bool:
+        return (ex.response.content_type or "").endswith("html") or bytes(ex.body[:200]).lstrip().startswith(b"<")
+
+    @staticmethod
+    def _limits(response: Response) -> str:
+        seen = [
+            f"{k}: {v}"
+            for k, v in response.headers
+            if k.lower() in ("retry-after", "retry-after-ms") or k.lower().startswith("anthropic-ratelimit-")
+        ]
+        return "; " + ", ".join(seen) + "." if seen else "; no retry-after or anthropic-ratelimit-* headers."
+
+    @staticmethod
+    def _auth_hint(ex: Exchange) -> str:
+        if ex.request is None:
+            return "."
+        sent = [name for name in ("x-api-key", "authorization") if ex.request.header(name) is not None]
+        if not sent:
+            return "; the request carried neither x-api-key nor Authorization."
+        return f"; the request sent {' and '.join(sent)}."
+
+
+# -- what kind of body came back (CD101, CD115) ---------------------------------------------------
+
+
+class BodyKindCheck(Check):
+    def on_end(self, ex: Exchange) -> None:
+        if not ex.ok or ex.body_kind != "json":
+            return
+        wants = ex.request.wants_stream if ex.request else None
+        ctype = (ex.response.content_type if ex.response else None) or "no content-type"
+        if wants:
+            ex.report(
+                NOT_EVENT_STREAM,
+                f"The request asked to stream but the {ex.status or ''} answer is {ctype} "
+                f"({ex.body_bytes} bytes: {_body_excerpt(bytes(ex.body))}); the SDK yields no events "
+                "and raises nothing.".replace("  ", " "),
+                t=ex.first_byte_t,
+            )
+        elif wants is False and self._is_message(ex):
+            self._not_streamed(ex)
+
+    @staticmethod
+    def _is_message(ex: Exchange) -> bool:
+        try:
+            obj = json.loads(bytes(ex.body))
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return isinstance(obj, dict) and obj.get("type") == "message"
+
+    @staticmethod
+    def _not_streamed(ex: Exchange) -> None:
+        body = ex.request.json
+        max_tokens = body.get("max_tokens") if isinstance(body.get("max_tokens"), int) else None
+        model = str(body.get("model") or "")
+        took = f" and took {ex.end.t:.1f} s with no bytes until the end" if ex.end and ex.end.t else ""
+        message = f"The request (model {model or 'unknown'}, max_tokens {max_tokens}) did not ask to stream{took}."
+        severity = None
+        if max_tokens is not None and (
+            max_tokens >= NONSTREAMING_LIMIT or (model in OPUS_4_IDS and max_tokens > OPUS_4_NONSTREAMING)
+        ):
+            severity = Severity.ERROR
+            message += " The SDK refuses this call without streaming (ValueError: Streaming is required…)."
+        ex.report(STREAM_NOT_ENABLED, message, t=ex.first_byte_t, severity=severity)
+
+
+# -- timing (CD102, CD103, CD114) -----------------------------------------------------------------
+
+
+class TimingCheck(Check):
+    """Silences longer than the ping cadence, a reader that gave up, and bodies held back to the end."""
+
+    def __init__(self) -> None:
+        self.gaps: list[tuple[float, float, str, int | None]] = []  # (length, start, between, event)
+        self.prev: float | None = None
+        self.prev_what = "the response headers"
+
+    def on_response(self, ex: Exchange) -> None:
+        self.prev = ex.response.t
+
+    def on_chunk(self, ex: Exchange, t: float | None, size: int) -> None:
+        if t is not None and self.prev is not None and t - self.prev > ex.config.idle_gap:
+            self.gaps.append((t - self.prev, self.prev, self.prev_what, ex.events))
+        if t is not None:
+            self.prev = t
+        self.prev_what = "two chunks"
+
+    def on_end(self, ex: Exchange) -> None:
+        end = ex.end
+        timed_out = end is not None and end.reason == "timeout"
+        tail_gap = end.t - self.prev if end and end.t is not None and self.prev is not None else 0.0
+        if not timed_out and tail_gap > ex.config.idle_gap:
+            self.gaps.append((end.t - self.prev, self.prev, "the last chunk and the end", ex.events))
+        self._report_gaps(ex)
+        if timed_out:
+            self._report_timeout(ex)
+        self._report_buffering(ex)
+
+    def _report_gaps(self, ex: Exchange) -> None:
+        for n, (length, start, between, events) in enumerate(self.gaps[:MAX_GAP_FINDINGS]):
+            more = len(self.gaps) - MAX_GAP_FINDINGS
+            extra = (
+                f" ({more} more gaps over {ex.config.idle_gap:g} s follow)"
+                if n == MAX_GAP_FINDINGS - 1 and more > 0
+                else ""
+            )
+            after = f" after event {events}" if events else ""
+            ex.findings.append(
+                Finding(
+                    IDLE_GAP,
+                    f"No bytes for {length:.1f} s between {between}{after} (from t={start:.2f}s); the API pings "
+                    f"every ~15 s, so something held the stream back (threshold {ex.config.idle_gap:g} s){extra}.",
+                    path=ex.path,
+                    event=events or None,
+                    t=start,
+                    exchange=ex.i,
+                )
+            )
+
+    def _report_timeout(self, ex: Exchange) -> None:
+        end = ex.end
+        silence = f" after {end.t - self.prev:.1f} s of silence" if end.t is not None and self.prev is not None else ""
+        client = ex.request.header("x-stainless-read-timeout") if ex.request else None
+        limit = f", client read timeout {client} s" if client else ""
+        error = f": {end.error}" if end.error else ""
+        ex.report(
+            READ_TIMEOUT,
+            f"The client stopped waiting{_at(end.t)}{silence} ({ex.events} events received{limit}){error}.",
+            t=end.t,
+        )
+
+    def _report_buffering(self, ex: Exchange) -> None:
+        end = ex.end
+        if ex.body_kind != "sse" or not ex.ok or end is None or end.t is None or ex.first_byte_t is None:
+            return
+        if end.t >= 2.0 and ex.first_byte_t >= 0.9 * end.t:
+            ex.report(
+                BUFFERED_STREAM,
+                f"The first body byte arrived at t={ex.first_byte_t:.2f}s of a {end.t:.2f} s exchange: all "
+                f"{ex.events} events came in one burst at the end, so something on the path buffers.",
+                t=ex.first_byte_t,
+            )
+
+
+# -- the event grammar (CD104, CD105, CD108) ------------------------------------------------------
+
+
+class GrammarCheck(Check):
+    """message_start, then blocks 0, 1, 2 … each start/deltas/stop, then message_delta, message_stop."""
+
+    events = KNOWN_EVENTS - {"ping"}
+
+    def __init__(self) -> None:
+        self.started = False
+        self.stopped = False
+        self.next_index = 0
+        self.open: set[int] = set()
+        self.closed: set[int] = set()
+
+    def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
+        if kind == "error":
+            ex.saw_error = True
+            err = obj.get("error") if isinstance(obj.get("error"), dict) else {}
+            what = f"{err.get('type') or 'error'}: {err.get('message') or ''}".rstrip(": ")
+            status = f"HTTP {ex.status}" if ex.status else "the response"
+            ex.report(
+                ERROR_EVENT,
+                f"An error event ({what}) arrived after {status}, {ev.number - 1} events in; the "
+                "SDK raises APIStatusError with status_code 200 and does not retry.",
+                event=ev,
+            )
+            return
+        if self.stopped:
+            ex.once("after-stop", EVENT_ORDER, f"{kind} after message_stop; only pings may follow it.", event=ev)
+            return
+        if kind == "message_start":
+            if self.started:
+                ex.once("second-start", EVENT_ORDER, "A second message_start; the SDK ignores it.", event=ev)
+            self.started = True
+            return
+        if not self.started:
+            ex.once(
+                "before-start",
+                EVENT_ORDER,
+                f"{kind} before message_start; the SDK passes such events through without accumulating them.",
+                event=ev,
+            )
+        if kind == "content_block_start":
+            self._block_start(ex, ev, obj)
+        elif kind in ("content_block_delta", "content_block_stop"):
+            self._block_event(ex, ev, kind, obj)
+        elif kind == "message_stop":
+            self.stopped = True
+            ex.saw_stop = True
+
+    def _block_start(self, ex: Exchange, ev: SSEEvent, obj: dict) -> None:
+        index = obj.get("index")
+        if index != self.next_index:
+            ex.once(
+                "index",
+                EVENT_ORDER,
+                f"content_block_start has index {index!r} where {self.next_index} was next; "
+                "the SDK appends blocks in arrival order, so later deltas raise IndexError.",
+                event=ev,
+            )
+        if isinstance(index, int):
+            self.open.add(index)
+            self.next_index = max(self.next_index, index + 1)
+
+    def _block_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
+        index = obj.get("index")
+        if index in self.open:
+            if kind == "content_block_stop":
+                self.open.discard(index)
+                self.closed.add(index)
+            return
+        if index in self.closed:
+            ex.once(
+                f"after-block-stop-{kind}",
+                EVENT_ORDER,
+                f"{kind} for block {index} after its content_block_stop.",
+                event=ev,
+            )
+        else:
+            ex.once(
+                f"no-block-{kind}",
+                EVENT_ORDER,
+                f"{kind} for block {index!r} before its content_block_start; the SDK raises a bare "
+                "IndexError: list index out of range.",
+                event=ev,
+            )
+
+    def on_end(self, ex: Exchange) -> None:
+        if ex.body_kind != "sse" or not ex.ok or ex.saw_stop or ex.saw_error:
+            return
+        reason = ex.end.reason if ex.end else None
+        if reason not in ("eof", "reset", "cancelled"):
+            return
+        ex.report(
+            TRUNCATED_STREAM,
+            self._truncation_message(ex, reason),
+            event=ex.last_event,
+            t=ex.end.t if ex.last_event is None else None,
+        )
+
+    @staticmethod
+    def _truncation_message(ex: Exchange, reason: str) -> str:
+        if ex.events == 0:
+            return (
+                f"The event stream ended ({reason}) with no events at all; get_final_message() fails with a "
+                "bare AssertionError."
+            )
+        last = ex.last_event
+        what = {
+            "eof": "the connection closed cleanly, so the SDK raises nothing and returns a partial message with "
+            "stop_reason None",
+            "reset": "the connection broke, so the SDK raises a raw httpx2.RemoteProtocolError/ReadError",
+            "cancelled": "the client closed it",
+        }[reason]
+        cut = f", then {ex.cut_mid_event} bytes of an unfinished event" if ex.cut_mid_event else ""
+        return (
+            f"The stream ended after {ex.events} events without message_stop (last: {last.name or 'unnamed'}"
+            f"{_at(last.t)}{cut}); {what}."
+        )
+
+
+# -- stop reasons (CD106, CD107) ------------------------------------------------------------------
+
+_STOP_FIXES = {
+    "refusal": "Streaming classifiers intervened: show the user that the answer was withheld, and do not retry "
+    "the same prompt in a loop.",
+    "pause_turn": "A long server-tool turn was paused: send the assistant content back as-is in a new request "
+    "to let it continue.",
+    "model_context_window_exceeded": "The context window filled up: shorten or summarise the conversation, or "
+    "lower the input before asking again.",
+}
+
+
+def report_stop_reason(ex: Exchange, stop_reason: object, output_tokens: object, event: SSEEvent | None) -> None:
+    if stop_reason == "max_tokens":
+        asked = ex.request.json.get("max_tokens") if ex.request and isinstance(ex.request.json, dict) else None
+        ex.report(
+            MAX_TOKENS_STOP,
+            f"stop_reason is max_tokens after {output_tokens} output tokens (max_tokens={asked}): the answer "
+            "was cut off, and the SDK treats it as success.",
+            event=event,
+            t=None if event else ex.first_byte_t,
+        )
+    elif stop_reason in _STOP_FIXES:
+        ex.report(
+            STOP_REASON,
+            f"stop_reason is {stop_reason}.",
+            event=event,
+            fix=_STOP_FIXES[stop_reason],
+            t=None if event else ex.first_byte_t,
+        )
+
+
+class StopReasonCheck(Check):
+    events = frozenset({"message_delta"})
+
+    def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
+        delta = obj.get("delta") if isinstance(obj.get("delta"), dict) else {}
+        usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
+        report_stop_reason(ex, delta.get("stop_reason"), usage.get("output_tokens"), ev)
+
+    def on_end(self, ex: Exchange) -> None:
+        if ex.body_kind == "json" and ex.ok:
+            try:
+                msg = json.loads(bytes(ex.body))
+            except (ValueError, UnicodeDecodeError):
+                return
+            if isinstance(msg, dict) and msg.get("type") == "message":
+                usage = msg.get("usage") if isinstance(msg.get("usage"), dict) else {}
+                report_stop_reason(ex, msg.get("stop_reason"), usage.get("output_tokens"), None)
+
+
+# -- vocabulary (CD116) ---------------------------------------------------------------------------
+
+
+class VocabularyCheck(Check):
+    """Types the non-beta SDK does not know. Runs for every event (``events`` is checked separately)."""
+
+    def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
+        if ex.beta:
+            return
+        if kind not in KNOWN_EVENTS:
+            ex.once(
+                f"event-{kind}",
+                UNKNOWN_EVENT,
+                f"Unknown event type {kind!r}; the SDK yields it with .type "
+                f"{kind!r} and code matching known types skips it.",
+                event=ev,
+            )
+        elif kind == "content_block_delta":
+            dtype = obj.get("delta", {}).get("type") if isinstance(obj.get("delta"), dict) else None
+            if dtype not in KNOWN_DELTAS:
+                ex.once(
+                    f"delta-{dtype}",
+                    UNKNOWN_EVENT,
+                    f"Unknown delta type {dtype!r}; the SDK ignores it silently.",
+                    event=ev,
+                )
+        elif kind == "content_block_start":
+            block = obj.get("content_block")
+            btype = block.get("type") if isinstance(block, dict) else None
+            if btype not in KNOWN_BLOCKS:
+                ex.once(
+                    f"block-{btype}",
+                    UNKNOWN_EVENT,
+                    f"Unknown content block type {btype!r}; the SDK appends it to content as it is.",
+                    event=ev,
+                )
+
+
+# -- tool input JSON (CD117) ----------------------------------------------------------------------
+
+_TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+class ToolJsonCheck(Check):
+    events = frozenset({"content_block_start", "content_block_delta", "content_block_stop"})
+
+    def __init__(self) -> None:
+        self.buffers: dict[int, list[str]] = {}
+
+    def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
+        index = obj.get("index")
+        if kind == "content_block_start":
+            block = obj.get("content_block")
+            if isinstance(block, dict) and block.get("type") in _TOOL_BLOCKS and isinstance(index, int):
+                self.buffers[index] = []
+        elif index in self.buffers:
+            if kind == "content_block_delta":
+                delta = obj.get("delta")
+                if isinstance(delta, dict) and isinstance(delta.get("partial_json"), str):
+                    self.buffers[index].append(delta["partial_json"])
+            else:
+                self._check(ex, ev, index, "".join(self.buffers.pop(index)))
+
+    @staticmethod
+    def _check(ex: Exchange, ev: SSEEvent, index: int, text: str) -> None:
+        if not text.strip():
+            return  # empty input means {}
+        try:
+            json.loads(text, parse_constant=_reject_constant)
+        except ValueError as exc:
+            shown = text if len(text) <= 80 else text[:77] + "…"
+            ex.report(
+                INVALID_TOOL_JSON,
+                f"Tool input for block {index} is not valid JSON ({str(exc).split(':')[0]}): {shown!r}.",
+                event=ev,
+            )
+
+
+# -- the analysis ---------------------------------------------------------------------------------
+
+CHECKS: tuple[type[Check], ...] = (
+    StatusCheck,
+    BodyKindCheck,
+    TimingCheck,
+    GrammarCheck,
+    StopReasonCheck,
+    VocabularyCheck,
+    ToolJsonCheck,
+)
+
+
+class _ExchangeAnalysis:
+    """Runs every check over one exchange, decoding its body as it arrives."""
+
+    def __init__(self, ex: Exchange) -> None:
+        self.ex = ex
+        self.checks = [cls() for cls in CHECKS]
+        self.decoder = SSEDecoder()
+        self.vocabulary = next(c for c in self.checks if isinstance(c, VocabularyCheck))
+        self.routes: dict[str, list[Callable]] = {}
+        for check in self.checks:
+            for kind in check.events:
+                self.routes.setdefault(kind, []).append(check.on_event)
+
+    def response(self, response: Response) -> None:
+        self.ex.response = response
+        for check in self.checks:
+            check.on_response(self.ex)
+
+    def chunk(self, t: float | None, data: bytes) -> None:
+        ex = self.ex
+        if ex.body_kind is None:
+            ex.body_kind = self._body_kind(data)
+            ex.first_byte_t = t
+        ex.body_bytes += len(data)
+        ex.last_byte_t = t
+        for check in self.checks:
+            check.on_chunk(ex, t, len(data))
+        if ex.body_kind == "sse":
+            for ev in self.decoder.feed(data, t):
+                self._event(ev)
+        else:
+            cap = MAX_JSON_BODY if ex.body_kind == "json" else MAX_ERROR_BODY
+            if len(ex.body) < cap:
+                ex.body += data[: cap - len(ex.body)]
+
+    def _body_kind(self, first: bytes) -> str:
+        ex = self.ex
+        if not ex.ok:
+            return "error"
+        ctype = ex.response.content_type if ex.response else None
+        if ctype == "text/event-stream":
+            return "sse"
+        if ctype is None and not first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[", b"<")):
+            return "sse"
+        return "json"
+
+    def _event(self, ev: SSEEvent) -> None:
+        ex = self.ex
+        ex.events += 1
+        ex.last_event = ev
+        if ev.invalid_utf8_at is not None:
+            ex.once(
+                "utf8",
+                SSE_FRAMING,
+                f"Invalid UTF-8 at byte {ev.invalid_utf8_at}; the SDK raises UnicodeDecodeError.",
+                event=ev,
+            )
+        if ev.oversize:
+            ex.once(
+                "oversize",
+                SSE_FRAMING,
+                f"An event over {self.decoder.max_event_bytes // 2**20} MiB; its data was not kept.",
+                event=ev,
+            )
+            return
+        if ev.data is None:
+            ex.once("no-data", SSE_FRAMING, f"Event {ev.name!r} has no data line; the SDK drops it.", event=ev)
+            return
+        name = ev.name
+        if name == "ping" and ev.data in ('{"type": "ping"}', '{"type":"ping"}'):
+            return  # the common case, no JSON parse needed
+        try:
+            obj = json.loads(ev.data)
+        except ValueError:
+            excerpt = ev.data if len(ev.data) <= 60 else ev.data[:57] + "…"
+            ex.once(
+                "not-json",
+                SSE_FRAMING,
+                f"Event {name!r} has data that is not JSON: {excerpt!r}; the SDK raises a bare json.JSONDecodeError.",
+                event=ev,
+            )
+            return
+        if not isinstance(obj, dict):
+            ex.once("not-object", SSE_FRAMING, f"Event {name!r} has data that is not a JSON object.", event=ev)
+            return
+        kind = obj.get("type")
+        if name is None:
+            ex.once(
+                "data-only",
+                SSE_FRAMING,
+                "A data-only event (no event: line); the SDK drops such events silently.",
+                event=ev,
+            )
+            if not isinstance(kind, str):
+                return
+        elif kind != name:
+            ex.once(
+                "type-mismatch",
+                SSE_FRAMING,
+                f"Event name {name!r} but data.type {kind!r}; the SDK goes by data.type.",
+                event=ev,
+            )
+            if not isinstance(kind, str):
+                return
+        self.vocabulary.on_event(ex, ev, kind, obj)
+        for handler in self.routes.get(kind, ()):
+            handler(ex, ev, kind, obj)
+
+    def end(self, end: End | None) -> list[Finding]:
+        ex = self.ex
+        ex.end = end
+        if ex.body_kind is None and ex.response is not None:
+            ex.body_kind = self._body_kind(b"")  # an empty body still has a kind
+        if ex.body_kind == "sse":
+            self._tail(self.decoder.close())
+            if self.decoder.bom:
+                ex.once(
+                    "bom",
+                    SSE_FRAMING,
+                    "The body starts with a UTF-8 BOM; the SDK then drops the first event "
+                    "and get_final_message() fails with AssertionError.",
+                    t=ex.first_byte_t,
+                )
+        for check in self.checks:
+            check.on_end(ex)
+        ex.flush_once()
+        return ex.findings
+
+    def _tail(self, tail: SSETail | None) -> None:
+        """A final event without its blank line: CD113 if it is complete, else the stream was cut (CD104)."""
+        if tail is None:
+            return
+        if not tail.lines_complete:
+            self.ex.cut_mid_event = tail.bytes
+            return
+        if tail.event is None:
+            return
+        ev = tail.event
+        try:
+            obj = json.loads(ev.data) if ev.data is not None else None
+        except ValueError:
+            return
+        self.ex.once(
+            "no-final-blank",
+            SSE_FRAMING,
+            f"The final event ({ev.name or 'unnamed'}) has no blank line after it; the SDK discards it.",
+            event=ev,
+        )
+        if isinstance(obj, dict) and obj.get("type") == "message_stop" == ev.name:
+            self.ex.saw_stop = True  # the message did end; the framing finding says what is wrong
+
+
+class StreamAnalyzer:
+    """Feed it records in file order; ``finish()`` returns every finding. Exchanges may interleave."""
+
+    def __init__(self, path: str, config: Config) -> None:
+        self.path = path
+        self.config = config
+        self.open: dict[int, _ExchangeAnalysis] = {}
+        self.findings: list[Finding] = []
+        self.exchanges: set[int] = set()
+        self.stats = {"events": 0, "bytes": 0}
+
+    def _analysis(self, i: int) -> _ExchangeAnalysis:
+        analysis = self.open.get(i)
+        if analysis is None:
+            analysis = self.open[i] = _ExchangeAnalysis(Exchange(i, self.path, self.config))
+            self.exchanges.add(i)
+        return analysis
+
+    def add(self, record: Record) -> list[Finding]:
+        """Take one record; returns the findings of an exchange that this record completed."""
+        if isinstance(record, Chunk):
+            self._analysis(record.i).chunk(record.t, record.data)
+        elif isinstance(record, Response):
+            self._analysis(record.i).response(record)
+        elif isinstance(record, Request):
+            self._analysis(record.i).ex.request = record
+        elif isinstance(record, End):
+            return self._close(record.i, record)
+        elif isinstance(record, Note):
+            pass
+        return []
+
+    def _close(self, i: int, end: End | None) -> list[Finding]:
+        analysis = self._analysis(i)
+        del self.open[i]
+        found = analysis.end(end)
+        self.stats["events"] += analysis.ex.events
+        self.stats["bytes"] += analysis.ex.body_bytes
+        self.findings.extend(found)
+        return found
+
+    def finish(self) -> list[Finding]:
+        """Close exchanges that never got an ``end`` line (their end is unknown) and return all findings."""
+        for i in sorted(self.open):
+            self._close(i, None)
+        if len(self.exchanges) <= 1:
+            self.findings = [f.at(exchange=None) for f in self.findings]
+        return self.findings
+
+
+def check_records(records: Iterable[Record], path: str, config: Config) -> list[Finding]:
+    analyzer = StreamAnalyzer(path, config)
+    for record in records:
+        analyzer.add(record)
+    return analyzer.finish()
+
+
+def check_source(source: Source, config: Config) -> list[Finding]:
+    """Every CD1xx finding in an opened recording or import."""
+    return check_records(source.records, source.path, config)

@@ -1,0 +1,1 @@
+"""Click commands, one module each, imported only when their command runs."""

@@ -1,0 +1,60 @@
+"""``claude-doctor stream FILE…``: every stream failure in recorded or pasted streams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import DoctorError
+from ..findings import Finding
+from ..options import fail, finish, report_options, settings
+
+
+def check_paths(paths: list[str], config) -> tuple[list[Finding], int, list[str], list[str]]:
+    """Check each recording; an unreadable one becomes an error line and the others still run."""
+    from ..checks.stream import check_source
+    from ..recording import find_recordings, open_source
+
+    findings: list[Finding] = []
+    errors: list[str] = []
+    warnings: list[str] = []
+    files = find_recordings(paths)
+    for path in files:
+        try:
+            source = open_source(path)
+            findings += check_source(source, config)
+        except DoctorError as exc:
+            errors.append(str(exc))
+            continue
+        warnings += source.warnings
+    return findings, len(files), errors, warnings
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE…")
+@click.option(
+    "--idle-gap",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Silence longer than this is CD102 [15, the API's ping cadence].",
+)
+@report_options
+@click.pass_context
+def stream(ctx: click.Context, files: tuple[str, ...], idle_gap: float | None, **options) -> None:
+    """Check recorded streams (CD1xx).
+
+    FILE may be a claude-doctor recording, raw SSE text (`curl -N` output), `curl -i`/`-v` output,
+    a `curl --trace` file, a HAR file or a vcrpy cassette: the format is told by content. A folder
+    means every recording in it; `-` reads standard input."""
+    opts = settings(ctx, **options)
+    if idle_gap is not None:
+        opts.config.idle_gap = idle_gap
+    for path in files:
+        if path != "-" and not Path(path).exists():
+            fail(f"{path}: no such file or folder")
+    findings, count, errors, warnings = check_paths(list(files), opts.config)
+    if count == 0:
+        fail(f"{', '.join(files)}: no recordings found")
+    finish(opts, findings, count, errors, warnings)

@@ -1,0 +1,186 @@
+"""Recordings: the v1 format (``jsonl``), the importers, and :func:`open_source`, which tells them
+apart by content, not by file name."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from ..errors import RecordingError
+from . import importers
+from .jsonl import RecordingWriter, read_recording, write_source
+from .model import Chunk, End, Meta, Record, Request, Response, Source
+
+__all__ = [
+    "Chunk",
+    "End",
+    "Meta",
+    "Record",
+    "RecordingWriter",
+    "Request",
+    "Response",
+    "Source",
+    "find_recordings",
+    "open_source",
+    "read_recording",
+    "write_source",
+]
+
+SNIFF_BYTES = 64 * 1024
+RECORDING_SUFFIXES = {".jsonl", ".sse", ".txt", ".har", ".yaml", ".yml", ".json", ".trace", ".log"}
+_TRACE = re.compile(rb"^(?:\d\d:\d\d:\d\d\.\d+ )?(?:== Info:|=> Send|<= Recv)", re.MULTILINE)
+_SSE_FIELD = re.compile(rb"^(?:event|data|id|retry)(?::|\r?\n)|^:", re.MULTILINE)
+
+
+def open_source(path: str) -> Source:
+    """Open a recording or an import by sniffing its content. ``-`` reads standard input.
+
+    Raises :class:`RecordingError` (one line naming the file and the problem) for anything that is
+    not readable as one of the supported formats."""
+    if path == "-":
+        return _sniff(sys.stdin.buffer, "<stdin>")
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 - closed when the records are exhausted
+    except IsADirectoryError:
+        raise RecordingError(path, "is a directory (give its files, or use `stream DIR`)") from None
+    except OSError as exc:
+        raise RecordingError(path, f"cannot open: {exc.strerror or exc}") from None
+    try:
+        source = _sniff(stream, path)
+    except BaseException:
+        stream.close()
+        raise
+    source.records = _closing(source.records, stream)
+    return source
+
+
+def _closing(records: Iterator[Record], stream: IO[bytes]) -> Iterator[Record]:
+    try:
+        yield from records
+    finally:
+        stream.close()
+
+
+def _peek(stream: IO[bytes], path: str) -> bytes:
+    try:
+        return stream.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise RecordingError(path, f"read failed: {exc.strerror or exc}") from None
+
+
+def _sniff(stream: IO[bytes], path: str) -> Source:
+    head = _peek(stream, path)
+    if not head.strip():
+        raise RecordingError(path, "empty file")
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"{") and b'"k":"meta"' in text.split(b"\n", 1)[0].replace(b" ", b""):
+        return read_recording(io.BufferedReader(_Rewound(head, stream)), path)
+    if text.startswith(b"HTTP/"):
+        return importers.import_curl_include(stream, text, path)
+    if _TRACE.search(head[:4096]):
+        return importers.import_curl_trace(stream, head, path)
+    if re.match(rb"^(?:\* |> |< )", text):
+        return importers.import_curl_verbose(stream, text, path)
+    if _SSE_FIELD.match(text):
+        return importers.import_raw_sse(stream, head, path)
+    if text.startswith(b"{") or re.search(rb"^interactions:", head, re.MULTILINE):
+        return _whole_document(stream, head, path)
+    raise RecordingError(path, _unknown_reason(head))
+
+
+def _unknown_reason(head: bytes) -> str:
+    if b"\0" in head:
+        return (
+            "binary data, not a recording (expected a claude-doctor recording, SSE text, curl output, HAR or a "
+            "vcrpy cassette)"
+        )
+    return (
+        "not a recording or a known capture (expected a claude-doctor recording, SSE text, curl -i/-v/--trace "
+        "output, HAR or a vcrpy cassette)"
+    )
+
+
+def _whole_document(stream: IO[bytes], head: bytes, path: str) -> Source:
+    rest = stream.read(importers.MAX_WHOLE_FILE)
+    if len(head) + len(rest) >= importers.MAX_WHOLE_FILE and stream.read(1):
+        raise RecordingError(
+            path, f"larger than {importers.MAX_WHOLE_FILE // 2**20} MiB; HAR and cassette files are read whole"
+        )
+    data = head + rest
+    doc = _load_json(data, path) if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") else _load_yaml(data, path)
+    if not isinstance(doc, dict):
+        raise RecordingError(path, "not a recording, HAR file or vcrpy cassette (the JSON is not an object)")
+    if isinstance(doc.get("log"), dict):
+        return importers.import_har(doc, path)
+    if "interactions" in doc:
+        return importers.import_vcr(doc, path)
+    if doc.get("k") == "meta":
+        return read_recording(io.BytesIO(data), path)
+    raise RecordingError(path, "JSON that is neither a recording, a HAR file nor a vcrpy cassette")
+
+
+def _load_json(data: bytes, path: str) -> object:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        first = data.split(b"\n", 1)[0]
+        try:
+            json.loads(first)
+        except (ValueError, UnicodeDecodeError):
+            raise RecordingError(path, "not valid JSON") from None
+        raise RecordingError(path, "JSON Lines whose first line is not a claude-doctor recording meta line") from None
+
+
+def _load_yaml(data: bytes, path: str) -> object:
+    import yaml  # only cassettes need it
+
+    try:
+        return yaml.safe_load(data)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise RecordingError(path, f"not valid YAML{where}") from None
+
+
+class _Rewound(io.RawIOBase):
+    """The sniffed head followed by the rest of the stream, readable line by line."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def find_recordings(paths: list[str]) -> list[str]:
+    """Expand directories into the recordings under them (sorted, hidden folders skipped)."""
+    found: list[str] = []
+    for path in paths:
+        if path != "-" and os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found += [
+                    os.path.join(root, f)
+                    for f in sorted(files)
+                    if Path(f).suffix.lower() in RECORDING_SUFFIXES and not f.startswith(".")
+                ]
+        else:
+            found.append(path)
+    return found

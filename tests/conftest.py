@@ -1,0 +1,57 @@
+"""Shared test helpers: run the real CLI in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDINGS = ROOT / "recordings"
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.stdout)
+
+    def codes(self) -> list[str]:
+        """Finding codes from ``--format json`` output, in report order."""
+        return [f["code"] for f in self.json["findings"]]
+
+
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
+    timeout: float = 120,
+) -> CliResult:
+    """Run ``python -m claude_doctor ARGS`` in a subprocess with a clean, key-free environment."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
+    base.update({"NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"})
+    base.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "claude_doctor", *args],
+        cwd=cwd or ROOT,
+        env=base,
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+    )
+    return CliResult(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+
+
+@pytest.fixture
+def cli():
+    return run_cli
