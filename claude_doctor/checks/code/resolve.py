@@ -1,0 +1,567 @@
+"""What an expression is, as far as the module's own text proves it.
+
+The checker must never guess: a finding about a "sync client" needs the name to be bound, on every
+path the module shows, to ``anthropic.Anthropic(...)``. So names resolve through imports, aliases,
+simple assignments, ``with … as``, ``self.x`` set in any method of the class, and the return values
+of functions in the same module; a name bound to two different things, or to anything unknown
+(a parameter, a loop variable, a tuple unpacked from a call), resolves to ``None`` and silences
+every rule that would need it. No user code is imported or run.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Union
+
+SYNC_CLIENTS = frozenset({"Anthropic", "Client", "AnthropicBedrock", "AnthropicVertex", "AnthropicFoundry"})
+ASYNC_CLIENTS = frozenset(
+    {"AsyncAnthropic", "AsyncClient", "AsyncAnthropicBedrock", "AsyncAnthropicVertex", "AsyncAnthropicFoundry"}
+)
+TIMEOUT_CLASSES = frozenset({"httpx.Timeout", "httpx2.Timeout", "anthropic.Timeout"})
+#: Client methods that return another client sharing the connection pool, not a request.
+CLIENT_COPIES = frozenset({"with_options", "copy"})
+CACHE_DECORATORS = frozenset({"cache", "lru_cache", "functools.cache", "functools.lru_cache"})
+
+
+@dataclass(frozen=True)
+class Sym:
+    """An imported module or a name inside one, by its qualified name (``anthropic.AsyncAnthropic``)."""
+
+    qualname: str
+
+
+@dataclass(frozen=True)
+class Client:
+    """An SDK client instance. ``origin`` is the constructor call (its identity across names and
+    functions); ``timeout`` the timeout expression it was given, ``None`` when it has the default,
+    and ``timeout_known`` False when that cannot be told."""
+
+    is_async: bool
+    class_name: str
+    origin: ast.Call | None
+    timeout: ast.expr | None = None
+    timeout_known: bool = True
+    scope: Scope | None = field(default=None, compare=False)  #: where ``timeout`` is written
+
+
+@dataclass(frozen=True)
+class Resource:
+    """An attribute path on a client: ``client.messages``, ``client.beta.messages.stream``."""
+
+    client: Client
+    path: tuple[str, ...]
+
+    def is_messages(self, method: str) -> bool:
+        return self.path in (("messages", method), ("beta", "messages", method))
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a client call gives. ``kind``: ``manager`` (``messages.stream(...)``), ``stream`` (the
+    ``MessageStream`` inside ``with``), ``text_stream``, ``message`` (``create`` without streaming),
+    ``raw_stream`` (``create(stream=True)``) or ``other``."""
+
+    kind: str
+    client: Client
+    call: ast.Call
+
+
+@dataclass(frozen=True)
+class Coroutine:
+    """An un-awaited coroutine; ``inner`` is what awaiting it gives. ``call`` is an async client's
+    method call, or ``None`` for a coroutine from one of the module's own ``async def``s."""
+
+    inner: Value
+    call: ast.Call | None
+
+
+@dataclass(frozen=True)
+class Function:
+    node: ast.FunctionDef | ast.AsyncFunctionDef
+
+
+@dataclass(frozen=True)
+class Const:
+    """A literal: a number, a string, a dict display (for headers)."""
+
+    node: ast.expr
+
+
+@dataclass(frozen=True)
+class TimeoutObject:
+    """``httpx2.Timeout(...)`` and kin; ``read`` is the expression giving the read timeout."""
+
+    qualname: str
+    read: ast.expr | None
+    scope: Scope = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An instance of some imported class, e.g. ``httpx.Client()``."""
+
+    qualname: str
+    call: ast.Call
+
+
+Value = Union[Sym, Client, Resource, Result, Coroutine, Function, Const, TimeoutObject, Instance]
+
+
+@dataclass(eq=False)
+class Scope:
+    """A module, class or function body: its name bindings, and for functions their returns."""
+
+    node: ast.AST
+    kind: str  #: "module", "class" or "function"
+    parent: Scope | None
+    bindings: dict[str, list[tuple]] = field(default_factory=dict)
+    returns: list[ast.expr] = field(default_factory=list)
+    is_async: bool = False
+    is_generator: bool = False
+    self_name: str | None = None  #: a method's first parameter
+    owner: Scope | None = None  #: a method's class scope
+    self_attrs: dict[str, list[tuple[ast.expr, Scope]]] = field(default_factory=dict)  #: class scopes
+
+    def bind(self, name: str, binding: tuple) -> None:
+        self.bindings.setdefault(name, []).append(binding)
+
+    def function(self) -> Scope | None:
+        """The innermost enclosing function scope (a class body is not one)."""
+        scope: Scope | None = self
+        while scope is not None and scope.kind == "class":
+            scope = scope.parent
+        return scope if scope is not None and scope.kind == "function" else None
+
+
+UNKNOWN = ("unknown",)
+
+
+class ScopeBuilder(ast.NodeVisitor):
+    """One pass that records every binding per scope; :class:`Resolver` evaluates them lazily."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.module = Scope(tree, "module", None)
+        self.scopes: dict[int, Scope] = {id(tree): self.module}
+        self.scope = self.module
+        self.visit_body(tree.body)
+
+    def visit_body(self, body: list[ast.stmt]) -> None:
+        for stmt in body:
+            self.visit(stmt)
+
+    def _enter(self, node: ast.AST, kind: str) -> Scope:
+        scope = Scope(node, kind, self.scope)
+        self.scopes[id(node)] = scope
+        return scope
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self.scope.bind(alias.asname, ("import", alias.name))
+            else:
+                top = alias.name.split(".")[0]
+                self.scope.bind(top, ("import", top))
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            name = alias.asname or alias.name
+            if node.level or not node.module:
+                self.scope.bind(name, UNKNOWN)
+            else:
+                self.scope.bind(name, ("import", f"{node.module}.{alias.name}"))
+
+    def _bind_target(self, target: ast.expr, value: ast.expr | None) -> None:
+        if isinstance(target, ast.Name):
+            self.scope.bind(target.id, ("expr", value, self.scope) if value is not None else UNKNOWN)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            values = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
+            pairs = zip(target.elts, values) if values and len(values) == len(target.elts) else None
+            if pairs and not any(isinstance(t, ast.Starred) for t in target.elts):
+                for sub, sub_value in pairs:
+                    self._bind_target(sub, sub_value)
+            else:
+                for sub in target.elts:
+                    self._bind_target(sub.value if isinstance(sub, ast.Starred) else sub, None)
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            self._bind_self_attr(target.value.id, target.attr, value)
+        elif isinstance(target, ast.Starred):
+            self._bind_target(target.value, None)
+
+    def _bind_self_attr(self, name: str, attr: str, value: ast.expr | None) -> None:
+        scope = self.scope
+        if scope.self_name == name and scope.owner is not None:
+            scope.owner.self_attrs.setdefault(attr, []).append((value, scope) if value is not None else (None, scope))
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            self._bind_target(target, node.value)
+            self._visit_target(target)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+            self._bind_target(node.target, node.value)
+        self._visit_target(node.target)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        self._bind_target(node.target, None)
+        self._visit_target(node.target)
+
+    def _visit_target(self, target: ast.expr) -> None:
+        if not isinstance(target, ast.Name):
+            self.visit(target)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self._bind_target(node.target, node.value)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self._bind_target(node.target, None)
+        self._visit_target(node.target)
+        self.visit_body(node.body)
+        self.visit_body(node.orelse)
+
+    visit_AsyncFor = visit_For
+
+    def visit_comprehension(self, node: ast.comprehension) -> None:
+        self._bind_target(node.target, None)
+        self.visit(node.iter)
+        for cond in node.ifs:
+            self.visit(cond)
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if isinstance(item.optional_vars, ast.Name):
+                binding = ("with", item.context_expr, self.scope, isinstance(node, ast.AsyncWith))
+                self.scope.bind(item.optional_vars.id, binding)
+            elif item.optional_vars is not None:
+                self._bind_target(item.optional_vars, None)
+        self.visit_body(node.body)
+
+    visit_AsyncWith = visit_With
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.name:
+            self.scope.bind(node.name, UNKNOWN)
+        self.generic_visit(node)
+
+    def visit_Global(self, node: ast.Global | ast.Nonlocal) -> None:
+        for name in node.names:
+            self.scope.bind(name, UNKNOWN)
+            self.module.bind(name, UNKNOWN)
+
+    visit_Nonlocal = visit_Global
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            self._bind_target(target, None)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.name:
+            self.scope.bind(node.name, UNKNOWN)
+        self.generic_visit(node)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self.scope.bind(node.name, UNKNOWN)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        if node.rest:
+            self.scope.bind(node.rest, UNKNOWN)
+        self.generic_visit(node)
+
+    def visit_Return(self, node: ast.Return) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+            function = self.scope.function()
+            if function is self.scope:
+                function.returns.append(node.value)
+
+    def visit_Yield(self, node: ast.Yield | ast.YieldFrom) -> None:
+        if self.scope.kind == "function":
+            self.scope.is_generator = True
+        self.generic_visit(node)
+
+    visit_YieldFrom = visit_Yield
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        self._visit_defaults(node.args)
+        self.scope.bind(node.name, ("func", node))
+        scope = self._enter(node, "function")
+        scope.is_async = isinstance(node, ast.AsyncFunctionDef)
+        self._bind_params(scope, node.args)
+        if self.scope.kind == "class" and not _is_static(node):
+            params = node.args.posonlyargs + node.args.args
+            if params:
+                scope.self_name = params[0].arg
+                scope.owner = self.scope
+        self._visit_in(scope, node.body)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._visit_defaults(node.args)
+        scope = self._enter(node, "function")
+        self._bind_params(scope, node.args)
+        outer, self.scope = self.scope, scope
+        self.visit(node.body)
+        self.scope = outer
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in [*node.decorator_list, *node.bases, *node.keywords]:
+            self.visit(expr)
+        self.scope.bind(node.name, UNKNOWN)
+        self._visit_in(self._enter(node, "class"), node.body)
+
+    def _visit_in(self, scope: Scope, body: list[ast.stmt]) -> None:
+        outer, self.scope = self.scope, scope
+        self.visit_body(body)
+        self.scope = outer
+
+    def _visit_defaults(self, args: ast.arguments) -> None:
+        for default in [*args.defaults, *args.kw_defaults]:
+            if default is not None:
+                self.visit(default)
+
+    @staticmethod
+    def _bind_params(scope: Scope, args: ast.arguments) -> None:
+        params = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+        for param in params:
+            if param is not None:
+                scope.bind(param.arg, UNKNOWN)
+
+
+def _is_static(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any(isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod") for d in node.decorator_list)
+
+
+def dotted(node: ast.expr) -> str | None:
+    """``a.b.c`` for a chain of names, else ``None``."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def keyword(call: ast.Call, name: str) -> ast.keyword | None:
+    return next((k for k in call.keywords if k.arg == name), None)
+
+
+def has_star_kwargs(call: ast.Call) -> bool:
+    return any(k.arg is None for k in call.keywords)
+
+
+class Resolver:
+    """Evaluates expressions to :data:`Value`s, lazily and memoised; ``None`` means unproven."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        builder = ScopeBuilder(tree)
+        self.module = builder.module
+        self.scopes = builder.scopes
+        self._memo: dict[int, Value | None] = {}
+        self._busy: set[int] = set()
+
+    def scope_of(self, node: ast.AST) -> Scope:
+        return self.scopes[id(node)]
+
+    def value(self, expr: ast.expr | None, scope: Scope) -> Value | None:
+        if expr is None:
+            return None
+        key = id(expr)
+        if key in self._memo:
+            return self._memo[key]
+        if key in self._busy:
+            return None
+        self._busy.add(key)
+        try:
+            result = self._evaluate(expr, scope)
+        finally:
+            self._busy.discard(key)
+        self._memo[key] = result
+        return result
+
+    def _evaluate(self, expr: ast.expr, scope: Scope) -> Value | None:
+        if isinstance(expr, ast.Name):
+            return self.lookup(expr.id, scope)
+        if isinstance(expr, ast.Attribute):
+            return self._attribute(expr, scope)
+        if isinstance(expr, ast.Call):
+            return self._call(expr, scope)
+        if isinstance(expr, ast.Await):
+            inner = self.value(expr.value, scope)
+            return inner.inner if isinstance(inner, Coroutine) else None
+        if isinstance(expr, (ast.Constant, ast.Dict, ast.JoinedStr)):
+            return Const(expr)
+        if isinstance(expr, ast.NamedExpr):
+            return self.value(expr.value, scope)
+        return None
+
+    def lookup(self, name: str, scope: Scope) -> Value | None:
+        """The value a name has in ``scope``: Python's rules, class bodies skipped for functions."""
+        current: Scope | None = scope
+        while current is not None:
+            if name in current.bindings:
+                return self._merge([self._binding(b) for b in current.bindings[name]])
+            current = current.parent
+            while current is not None and current.kind == "class" and current is not scope:
+                current = current.parent
+        return None
+
+    def _binding(self, binding: tuple) -> Value | None:
+        kind = binding[0]
+        if kind == "expr":
+            return self.value(binding[1], binding[2])
+        if kind == "import":
+            return Sym(binding[1])
+        if kind == "func":
+            return Function(binding[1])
+        if kind == "with":
+            return self._entered(self.value(binding[1], binding[2]), binding[3])
+        return None
+
+    @staticmethod
+    def _entered(manager: Value | None, is_async: bool) -> Value | None:
+        """What ``with manager as x`` binds to ``x``."""
+        if isinstance(manager, Result) and manager.kind == "manager":
+            return Result("stream", manager.client, manager.call)
+        if isinstance(manager, Client):
+            return manager
+        if isinstance(manager, Result) and manager.kind == "raw_stream":
+            return manager
+        return None
+
+    @staticmethod
+    def _merge(values: list[Value | None]) -> Value | None:
+        first = values[0]
+        if first is None or all(v == first for v in values[1:]):
+            return first
+        if all(isinstance(v, Client) and v.is_async == first.is_async for v in values):
+            return Client(first.is_async, first.class_name, None, None, timeout_known=False)
+        return None
+
+    def _attribute(self, expr: ast.Attribute, scope: Scope) -> Value | None:
+        if isinstance(expr.value, ast.Name):
+            attr = self._self_attribute(expr.value.id, expr.attr, scope)
+            if attr is not None:
+                return attr
+        base = self.value(expr.value, scope)
+        if isinstance(base, Sym):
+            return Sym(f"{base.qualname}.{expr.attr}")
+        if isinstance(base, Client):
+            return Resource(base, (expr.attr,))
+        if isinstance(base, Resource):
+            return Resource(base.client, (*base.path, expr.attr))
+        if isinstance(base, Result) and base.kind == "stream" and expr.attr == "text_stream":
+            return Result("text_stream", base.client, base.call)
+        return None
+
+    def _self_attribute(self, name: str, attr: str, scope: Scope) -> Value | None:
+        """``self.attr`` in a method: every assignment to it in the class, and the class body's."""
+        current: Scope | None = scope
+        while current is not None and name not in current.bindings:
+            current = current.parent
+        if current is None or current.self_name != name or current.owner is None:
+            return None
+        owner = current.owner
+        values = [self.value(expr, where) if expr is not None else None for expr, where in owner.self_attrs.get(attr, [])]
+        values += [self._binding(b) for b in owner.bindings.get(attr, [])]
+        return self._merge(values) if values else None
+
+    def _call(self, call: ast.Call, scope: Scope) -> Value | None:
+        func = self.value(call.func, scope)
+        if isinstance(func, Sym):
+            return self._construct(func.qualname, call, scope)
+        if isinstance(func, Resource):
+            return self._client_call(func, call, scope)
+        if isinstance(func, Function):
+            return self._returned(func.node)
+        return None
+
+    def _construct(self, qualname: str, call: ast.Call, scope: Scope) -> Value | None:
+        module, _, name = qualname.rpartition(".")
+        if module.split(".")[0] == "anthropic" and name in SYNC_CLIENTS | ASYNC_CLIENTS:
+            timeout = keyword(call, "timeout")
+            return Client(name in ASYNC_CLIENTS, name, call, timeout.value if timeout else None,
+                          timeout_known=not has_star_kwargs(call), scope=scope)
+        if qualname in TIMEOUT_CLASSES:
+            read = keyword(call, "read") or keyword(call, "timeout")
+            return TimeoutObject(qualname, read.value if read else (call.args[0] if call.args else None), scope)
+        return Instance(qualname, call)
+
+    def _client_call(self, resource: Resource, call: ast.Call, scope: Scope) -> Value | None:
+        client = resource.client
+        method = resource.path[-1]
+        if len(resource.path) == 1 and method in CLIENT_COPIES:
+            timeout = keyword(call, "timeout")
+            if timeout is None:
+                return client
+            return Client(client.is_async, client.class_name, client.origin, timeout.value, scope=scope)
+        if resource.is_messages("stream"):
+            return Result("manager", client, call)
+        if resource.is_messages("create"):
+            kind = {True: "raw_stream", False: "message", None: "other"}[streams(call)]
+            result: Value = Result(kind, client, call)
+        elif resource.is_messages("parse"):
+            result = Result("message", client, call)
+        else:
+            result = Result("other", client, call)
+        return Coroutine(result, call) if client.is_async else result
+
+    def _returned(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Value | None:
+        """Calling one of the module's functions: a factory's return value, or a coroutine."""
+        scope = self.scopes[id(node)]
+        if scope.is_generator or not all(_cache_decorator(d) for d in node.decorator_list):
+            return None
+        returned = self._merge([self.value(r, scope) for r in scope.returns]) if scope.returns else None
+        return Coroutine(returned, None) if scope.is_async else returned
+
+    def number(self, expr: ast.expr | None, scope: Scope) -> tuple[float, ast.Constant] | None:
+        """A literal number an expression is proven to be, with the node where it is written."""
+        value = self.value(expr, scope) if expr is not None else None
+        if isinstance(value, Const) and isinstance(value.node, ast.Constant):
+            literal = value.node.value
+            if isinstance(literal, (int, float)) and not isinstance(literal, bool):
+                return float(literal), value.node
+        return None
+
+    def string(self, expr: ast.expr | None, scope: Scope) -> str | None:
+        value = self.value(expr, scope) if expr is not None else None
+        if isinstance(value, Const) and isinstance(value.node, ast.Constant) and isinstance(value.node.value, str):
+            return value.node.value
+        return None
+
+    def read_timeout(self, expr: ast.expr | None, scope: Scope) -> tuple[float, ast.Constant] | None:
+        """The read timeout a ``timeout=`` value sets: a number, or a ``Timeout``'s read/first argument."""
+        value = self.value(expr, scope) if expr is not None else None
+        if isinstance(value, TimeoutObject):
+            return self.number(value.read, value.scope) if value.read is not None else None
+        return self.number(expr, scope)
+
+
+def streams(call: ast.Call) -> bool | None:
+    """Whether a ``create(...)`` call streams: ``stream=`` a truthy or falsy literal, or absent (False);
+    ``None`` when it depends on a variable or ``**kwargs``."""
+    stream = keyword(call, "stream")
+    if stream is None:
+        return None if has_star_kwargs(call) else False
+    if isinstance(stream.value, ast.Constant):
+        return bool(stream.value.value)
+    return None
+
+
+def _cache_decorator(node: ast.expr) -> bool:
+    target = node.func if isinstance(node, ast.Call) else node
+    return dotted(target) in CACHE_DECORATORS

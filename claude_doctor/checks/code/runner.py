@@ -1,0 +1,157 @@
+"""Checking files: read, decode, parse (scripts and notebooks), run the checker, apply ``# noqa``,
+and spread many files over the machine's cores. Never imports the code it checks."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import io
+import multiprocessing
+import os
+import re
+import tokenize
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...findings import Finding
+from ...noqa import silences
+from .checker import Checker, Hit, Options
+from .notebook import NotebookError, parse_notebook
+
+#: Files without any of these words cannot trigger a CD2xx rule; they are only parsed.
+TRIGGER_WORDS = ("anthropic", "asyncio", "event-stream", "event_stream")
+#: Below this many files, starting worker processes costs more than it saves.
+PARALLEL_MIN_FILES = 48
+
+
+class Unreadable(Exception):
+    """A file that cannot be checked; the message is the one-line reason."""
+
+
+@dataclass
+class FileResult:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    lines: int = 0
+
+
+def sdk_major() -> int | None:
+    """The major version of the ``anthropic`` installed for this interpreter, read from its metadata
+    (the SDK itself takes over a second to import); ``None`` when it cannot be told."""
+    try:
+        version = importlib.metadata.version("anthropic")
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return None
+    match = re.match(r"\s*(\d+)\.", version or "")
+    return int(match.group(1)) if match else None
+
+
+def decode_source(data: bytes) -> str:
+    """Python source text: UTF-8 (BOM allowed) or the encoding its PEP 263 cookie declares."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise Unreadable(f"cannot decode ({exc})") from None
+    if encoding.replace("-", "_").lower() in ("utf_8", "utf_8_sig"):
+        raise Unreadable(
+            f"not UTF-8 text (byte 0x{data[utf8_error.start]:02x} at offset {utf8_error.start})"
+        ) from None
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise Unreadable(f"cannot decode as {encoding} ({exc})") from None
+
+
+def parse_source(text: str) -> ast.Module:
+    try:
+        return ast.parse(text)
+    except SyntaxError as exc:
+        raise Unreadable(f"syntax error on line {exc.lineno}: {exc.msg}") from None
+    except ValueError as exc:
+        raise Unreadable(f"not Python source ({exc})") from None
+    except (RecursionError, MemoryError):
+        raise Unreadable("too deeply nested to parse") from None
+
+
+def check_source(text: str, path: str, options: Options) -> list[Finding]:
+    """Findings for one Python module's text (``# noqa`` applied; edits in ``extra["edits"]``)."""
+    tree = parse_source(text)
+    if not any(word in text for word in TRIGGER_WORDS):
+        return []
+    source = text.encode("utf-8")
+    hits = Checker(tree, source, options).run()
+    lines = source.split(b"\n")
+    return [_finding(hit, path, lines) for hit in hits if not _silenced(hit, lines)]
+
+
+def check_notebook(data: bytes, path: str, options: Options) -> tuple[list[Finding], list[str]]:
+    """Findings for a notebook's code cells, each with its cell number and line in the cell."""
+    try:
+        notebook, tree = parse_notebook(data)
+    except NotebookError as exc:
+        raise Unreadable(str(exc)) from None
+    notes = [f"{path}: {reason}" for reason in notebook.skipped]
+    if not any(word in notebook.source for word in TRIGGER_WORDS):
+        return [], notes
+    source = notebook.source.encode("utf-8")
+    hits = Checker(tree, source, Options(options.min_timeout, options.sdk_major, notebook=True)).run()
+    lines = source.split(b"\n")
+    findings = []
+    for hit in hits:
+        if _silenced(hit, lines):
+            continue
+        cell, line = notebook.locate(hit.line)
+        finding = _finding(hit, path, lines)
+        findings.append(finding.at(cell=cell, line=line, extra={}))
+    return findings, notes
+
+
+def _silenced(hit: Hit, lines: list[bytes]) -> bool:
+    text = lines[hit.line - 1].decode("utf-8", "replace") if hit.line <= len(lines) else ""
+    return silences(text, hit.rule.code, hit.rule.name)
+
+
+def _finding(hit: Hit, path: str, lines: list[bytes]) -> Finding:
+    line = lines[hit.line - 1] if hit.line <= len(lines) else b""
+    column = len(line[: hit.col].decode("utf-8", "replace")) + 1
+    return Finding(hit.rule, hit.message, path=path, line=hit.line, column=column, fix=hit.fix,
+                   extra={"edits": hit.edits} if hit.edits else {})
+
+
+def check_file(path: Path, options: Options) -> FileResult:
+    """One file, as a result that crosses process boundaries."""
+    shown = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return FileResult(shown, error=f"{shown}: cannot read ({exc.strerror or exc})")
+    try:
+        if path.suffix == ".ipynb":
+            findings, notes = check_notebook(data, shown, options)
+            return FileResult(shown, findings, notes=notes, lines=data.count(b"\n") + 1)
+        text = decode_source(data)
+        return FileResult(shown, check_source(text, shown, options), lines=text.count("\n") + 1)
+    except Unreadable as exc:
+        return FileResult(shown, error=f"{shown}: {exc}")
+
+
+def check_files(paths: list[Path], options: Options, jobs: int | None = None) -> list[FileResult]:
+    """Every file's result, in order; many files are checked by one process per core."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 2 or len(paths) < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
+        return [check_file(path, options) for path in paths]
+    chunks = [paths[i::jobs] for i in range(jobs)]
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        parts = pool.starmap(_check_chunk, [(chunk, options) for chunk in chunks])
+    by_path = {result.path: result for part in parts for result in part}
+    return [by_path[str(path)] for path in paths]
+
+
+def _check_chunk(paths: list[Path], options: Options) -> list[FileResult]:
+    return [check_file(path, options) for path in paths]
