@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import sys
 
 import click
 
@@ -53,3 +55,21 @@ def main(ctx: click.Context, **options) -> None:
     ctx.ensure_object(dict)["options"] = options
     if ctx.invoked_subcommand is None:
         ctx.invoke(main.get_command(ctx, "doctor"))
+
+
+def run() -> None:
+    """The console entry point: ``main`` with a last line of defence, so that a bug in a check ends
+    as one line on stderr and exit 2, not a traceback (``CLAUDE_DOCTOR_DEBUG=1`` shows it)."""
+    try:
+        main()
+    except Exception as exc:  # anything click did not already turn into an exit status
+        if os.environ.get("CLAUDE_DOCTOR_DEBUG"):
+            raise
+        from .keys import redact_text
+
+        click.echo(
+            f"claude-doctor: internal error: {type(exc).__name__}: {redact_text(str(exc))[:300]} "
+            "(please report it; CLAUDE_DOCTOR_DEBUG=1 shows the traceback)",
+            err=True,
+        )
+        sys.exit(2)

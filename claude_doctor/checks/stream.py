@@ -345,6 +345,8 @@ class TimingCheck(Check):
         self._report_buffering(ex)
 
     def _report_gaps(self, ex: Exchange) -> None:
+        if ex.body_kind != "sse":
+            return  # only event streams are pinged; a JSON body arrives whole at the end
         for n, (length, start, between, events) in enumerate(self.gaps[:MAX_GAP_FINDINGS]):
             more = len(self.gaps) - MAX_GAP_FINDINGS
             extra = (
@@ -790,15 +792,13 @@ class _ExchangeAnalysis:
         """A final event without its blank line: CD113 if it is complete, else the stream was cut (CD104)."""
         if tail is None:
             return
-        if not tail.lines_complete:
-            self.ex.cut_mid_event = tail.bytes
-            return
-        if tail.event is None:
-            return
         ev = tail.event
         try:
-            obj = json.loads(ev.data) if ev.data is not None else None
+            obj = json.loads(ev.data) if ev is not None and ev.data is not None else None
         except ValueError:
+            obj = None
+        if ev is None or (obj is None and not tail.lines_complete):
+            self.ex.cut_mid_event = tail.bytes
             return
         self.ex.once(
             "no-final-blank",

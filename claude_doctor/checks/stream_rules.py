@@ -273,7 +273,8 @@ INVALID_TOOL_JSON = define(
     ERROR,
     "A tool_use block's streamed JSON input is not valid JSON.",
     why="""The SDK joins a tool call's `input_json_delta` fragments and parses them with a partial-mode
-    parser: incomplete JSON is accepted silently (you get a truncated `input` dict), and invalid JSON
+    parser: incomplete JSON is accepted silently (a cut-off string is dropped, so `input` may come back
+    empty or missing keys), and invalid JSON
     raises `ValueError: Unable to parse tool parameter JSON from model. Please retry your request or
     adjust your prompt.`""",
     fix="""Retry the request; if the input was cut at `max_tokens` (see CD106) raise it; never call the

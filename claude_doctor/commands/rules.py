@@ -13,16 +13,34 @@ from ..options import fail
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["human", "json"]), default="human", help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["human", "json", "markdown"]),
+    default="human",
+    help="Output format (markdown is the README's table).",
+)
 def rules(fmt: str) -> None:
     """List every rule: code, name, area and default severity."""
     table = all_rules()
     if fmt == "json":
         click.echo(json.dumps([_rule_dict(r) for r in table], ensure_ascii=False, indent=2))
         return
+    if fmt == "markdown":
+        click.echo(markdown_table())
+        return
     width = max(len(r.name) for r in table)
     for rule in table:
         click.echo(f"{rule.code}  {rule.name:<{width}}  {rule.area.value:<7}  {rule.severity.letter}  {rule.summary}")
+
+
+def markdown_table() -> str:
+    """The rule table the README embeds (a test keeps the two in sync)."""
+    rows = ["| code | name | area | severity | what it finds |", "|---|---|---|---|---|"]
+    for r in all_rules():
+        summary = r.summary.replace("|", "\\|")
+        rows.append(f"| {r.code} | {r.name} | {r.area.value} | {r.severity.label} | {summary} |")
+    return "\n".join(rows)
 
 
 def _rule_dict(rule: Rule) -> dict:
