@@ -3,6 +3,7 @@ looks like. Used by recording redaction, the secrets checks and every message th
 
 from __future__ import annotations
 
+import itertools
 import re
 
 #: Fixed-length shapes (protocol.md §8): 93 body characters then ``AA``.
@@ -15,6 +16,28 @@ KEY_RE = re.compile(
 KEYISH_RE = re.compile(r"sk-ant-[A-Za-z0-9_-]{8,}")
 
 CREDENTIAL_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"})
+#: What the recording writer leaves in place of a credential value (recording-format.md rule 3).
+REDACTED_RE = re.compile(r"\[REDACTED len=\d+\]")
+
+#: What each key kind is, for messages.
+KINDS = {
+    "api03": "API key",
+    "admin01": "Admin API key",
+    "oat01": "OAuth access token",
+    "ort01": "OAuth refresh token",
+}
+
+# Placeholder words. Each is 7+ characters (or spelled with separators) so that a random 93-character
+# body contains one by chance less than once in ~10^8 keys: a real key is never waved through.
+_PLACEHOLDER_WORDS = re.compile(
+    r"your[-_]?(?:api[-_]?|admin[-_]?|oauth[-_]?)?(?:key|token)|(?:key|token)[-_]?here|placeholder|example"
+    r"|redacted|replace[-_]?me|change[-_]?me|insert[-_]?(?:key|token|here)|not[-_]?a[-_]?real|x{7,}",
+    re.IGNORECASE,
+)
+#: Fewer distinct characters than this in the body is a typed fake (a random body has ~49 of 64).
+_MIN_DISTINCT = 8
+#: An ascending run this long (``abcdefgh``, ``12345678``) is typed, not random.
+_SEQUENCE_RUN = 8
 
 
 def fingerprint(secret: str) -> str:
@@ -52,3 +75,38 @@ def redact_headers(headers: list[tuple[str, str]]) -> tuple[list[tuple[str, str]
         else:
             out.append((name, redact_text(value)))
     return out, names
+
+
+def key_kind(key: str) -> str:
+    """``API key``, ``Admin API key``, … from the key's prefix."""
+    return KINDS.get(key.split("-", 3)[2], "key") if key.count("-") >= 3 else "key"
+
+
+def _body(key: str) -> str:
+    """The random part: after ``sk-ant-<kind>-``, without the fixed ``AA`` tail of api03/admin01."""
+    kind, body = key.split("-", 3)[2:]
+    return body[:-2] if kind in FIXED_LENGTH else body
+
+
+def _has_sequence(body: str) -> bool:
+    run = 1
+    for before, after in itertools.pairwise(body):
+        run = run + 1 if ord(after) == ord(before) + 1 else 1
+        if run >= _SEQUENCE_RUN:
+            return True
+    return False
+
+
+def is_placeholder(key: str) -> bool:
+    """Whether a key-shaped string is a typed fake (DESIGN.md, CD301 placeholders): a body of one
+    repeated character or a handful of them, YOUR-KEY-HERE-style words, or an alphabet run. Shorter
+    fakes (``sk-ant-...``, ``sk-ant-api03-xxxx``, ``<…>``, ``${…}``) never match ``KEY_RE`` at all."""
+    body = _body(key)
+    return len(set(body)) < _MIN_DISTINCT or bool(_PLACEHOLDER_WORDS.search(body)) or _has_sequence(body)
+
+
+def find_keys(text: str) -> list[tuple[int, str]]:
+    """Every real-looking key in ``text`` as ``(offset, key)``; placeholders left out."""
+    if "sk-ant-" not in text:
+        return []
+    return [(m.start(), m.group(0)) for m in KEY_RE.finditer(text) if not is_placeholder(m.group(0))]

@@ -1,0 +1,413 @@
+"""CD301–CD303: find Anthropic credentials in files, recordings, git history and `.env` files.
+
+Speed comes from never starting detect-secrets' per-line machinery on a file that cannot hold a key: a
+file is read as bytes and skipped unless it contains ``sk-ant-`` (C-speed ``bytes.find``), and a line
+reaches the detect-secrets plugin only when ``KEY_RE`` finds a key shape in it, so placeholders in docs
+never even import detect-secrets. The plugin (``secrets_plugin.AnthropicKeyDetector``) then decides, and
+each match carries detect-secrets' identity (file, SHA-1 of the secret) for baselines.
+
+No message, error or exception built here ever holds a key: only :func:`keys.fingerprint` output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import InputError, UsageProblem
+from ..findings import Finding
+from ..keys import CREDENTIAL_HEADERS, KEY_RE, REDACTED_RE, fingerprint, key_kind, redact_text
+from ..noqa import silences
+from .secrets_rules import ANTHROPIC_KEY, ENV_NOT_IGNORED, KEY_IN_RECORDING
+
+if TYPE_CHECKING:
+    from ..secrets_plugin import AnthropicKeyDetector
+
+CANDIDATE = b"sk-ant-"
+_RECORDING_MARK = b'"claude-doctor/recording"'
+_HEADER_NAMES = tuple(name.encode() for name in CREDENTIAL_HEADERS)
+#: ``.env.example`` and friends are meant to be committed.
+_TEMPLATE_PARTS = frozenset({"example", "sample", "template", "tmpl", "dist", "defaults"})
+_ENV_VARIABLE = re.compile(
+    r"^[ \t]*(?:export[ \t]+)?[\"']?((?:ANTHROPIC|CLAUDE)_[A-Z0-9_]*(?:KEY|TOKEN))[\"']?[ \t]*[=:]",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One key on one line: 1-based column, the secret (kept in memory only) and its SHA-1."""
+
+    column: int
+    secret: str
+    secret_hash: str
+
+
+@lru_cache(maxsize=1)
+def _detector() -> AnthropicKeyDetector:
+    from ..secrets_plugin import AnthropicKeyDetector
+
+    return AnthropicKeyDetector()
+
+
+def _allowlisted(path: str, line: str, previous: str) -> bool:
+    """detect-secrets' inline allowlist (``pragma: allowlist secret``, or ``pragma: allowlist nextline
+    secret`` on the line above), honoured so existing annotations keep working."""
+    from detect_secrets.filters.allowlist import is_line_allowlisted
+    from detect_secrets.util.code_snippet import CodeSnippet
+
+    return is_line_allowlisted(path, line, CodeSnippet([previous, line], 0, 1))
+
+
+def line_hits(path: str, line: str, number: int, previous: str = "") -> list[Hit]:
+    """Keys on one line, through the detect-secrets plugin; ``noqa: CD301`` and the detect-secrets
+    allowlist pragma silence the line."""
+    if not KEY_RE.search(line):
+        return []
+    line = line.rstrip()
+    found = _detector().analyze_line(filename=path, line=line, line_number=number)
+    if not found or silences(line, ANTHROPIC_KEY.code, ANTHROPIC_KEY.name) or _allowlisted(path, line, previous):
+        return []
+    hits = [Hit(line.find(s.secret_value) + 1, s.secret_value, s.secret_hash) for s in found if s.secret_value]
+    return sorted(hits, key=lambda hit: hit.column)
+
+
+def key_message(secret: str, where: str = "") -> str:
+    """``Anthropic API key sk-ant-api03-…XYAA, 108 chars`` plus context; never the key."""
+    return f"Anthropic {key_kind(secret)} {fingerprint(secret)}{where}"
+
+
+def _key_finding(path: str, number: int, hit: Hit, where: str = "") -> Finding:
+    return Finding(
+        ANTHROPIC_KEY,
+        key_message(hit.secret, where),
+        path=path,
+        line=number,
+        column=hit.column,
+        extra={"secret_hash": hit.secret_hash},
+    )
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+
+def scan_files(paths: list[Path]) -> tuple[list[Finding], list[str]]:
+    """CD301 for keys in files (CD302 when the file is a recording). Returns the findings and one-line
+    errors for files that cannot be read."""
+    findings: list[Finding] = []
+    errors: list[str] = []
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            errors.append(f"{redact_text(str(path))}: cannot read ({exc.strerror or type(exc).__name__})")
+            continue
+        findings.extend(scan_bytes(data, str(path)))
+    return findings, errors
+
+
+def scan_bytes(data: bytes, path: str) -> list[Finding]:
+    """The findings for one file's content; the whole cost is one ``bytes.find`` when it holds no key."""
+    if data.startswith(b"{") and _RECORDING_MARK in data[:4096].split(b"\n", 1)[0]:
+        return list(recording_findings(data, path))
+    if CANDIDATE not in data:
+        return []
+    return list(_file_key_findings(data.split(b"\n"), path))
+
+
+def _file_key_findings(lines: list[bytes], path: str) -> Iterator[Finding]:
+    for index, raw in enumerate(lines):
+        if CANDIDATE not in raw:
+            continue
+        previous = lines[index - 1].decode("utf-8", "replace") if index else ""
+        for hit in line_hits(path, raw.decode("utf-8", "replace"), index + 1, previous):
+            yield _key_finding(path, index + 1, hit)
+
+
+# -- recordings (CD302) ---------------------------------------------------------------------------
+
+
+def recording_findings(data: bytes, path: str) -> Iterator[Finding]:
+    """Unredacted credential headers and keys in a v1 recording, each credential reported once (at its
+    first line) however many exchanges repeat it."""
+    seen: set[str] = set()
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        lowered = raw.lower()
+        if CANDIDATE not in raw and not any(name in lowered for name in _HEADER_NAMES):
+            continue
+        obj = _json_object(raw)
+        exchange = obj.get("i") if isinstance(obj.get("i"), int) else None
+        for what, secret, column in _recorded_credentials(obj, raw.decode("utf-8", "replace"), path, number):
+            if secret in seen:
+                continue
+            seen.add(secret)
+            yield Finding(
+                KEY_IN_RECORDING,
+                f"{what} in the recording: {_describe(secret)}",
+                path=path,
+                line=number,
+                column=column,
+                exchange=exchange,
+                extra={"secret_hash": _sha1(secret)},
+            )
+
+
+def _json_object(raw: bytes) -> dict:
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _recorded_credentials(obj: dict, line: str, path: str, number: int) -> Iterator[tuple[str, str, int | None]]:
+    kind = obj.get("k")
+    if kind in ("request", "response"):
+        for name, value in _pairs(obj.get("headers")):
+            if name.lower() in CREDENTIAL_HEADERS and value.strip() and not REDACTED_RE.fullmatch(value.strip()):
+                keys = [hit.secret for hit in line_hits(path, value, number)]
+                for secret in keys or [value.strip()]:
+                    yield f"unredacted `{name.lower()}` {kind} header", secret, None
+    for hit in line_hits(path, line, number):
+        yield f"unredacted key in a `{kind or 'unknown'}` line", hit.secret, hit.column
+
+
+def _pairs(headers: object) -> Iterator[tuple[str, str]]:
+    if isinstance(headers, list):
+        for pair in headers:
+            if isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair):
+                yield pair[0], pair[1]
+
+
+def _describe(secret: str) -> str:
+    return key_message(secret) if secret.startswith("sk-ant-") else f"a value {fingerprint(secret)}"
+
+
+def _sha1(secret: str) -> str:
+    return hashlib.sha1(secret.encode("utf-8")).hexdigest()
+
+
+# -- .env files (CD303) ---------------------------------------------------------------------------
+
+
+def is_env_file(path: Path) -> bool:
+    """``.env``, ``.env.local``, ``prod.env``, ``.envrc``; not ``.env.example``-style templates."""
+    name = path.name.lower()
+    if not (name in (".env", ".envrc") or name.startswith(".env.") or name.endswith(".env")):
+        return False
+    return not _TEMPLATE_PARTS.intersection(re.split(r"[._-]", name))
+
+
+def env_findings(paths: Iterable[Path]) -> list[Finding]:
+    """CD303 for each `.env`-style file that sets an Anthropic credential variable and that git does
+    not ignore. Silent outside a git repository (nothing to ignore it with)."""
+    candidates: dict[str, tuple[str, int]] = {}
+    for path in paths:
+        if is_env_file(path):
+            variable = _env_variable(path)
+            if variable is not None:
+                candidates[str(path)] = variable
+    if not candidates:
+        return []
+    ignored = _git_ignored(list(candidates))
+    if ignored is None:
+        return []
+    return [
+        Finding(
+            ENV_NOT_IGNORED,
+            f"sets {variable} (line {line}) and git does not ignore it",
+            path=path,
+            line=line,
+        )
+        for path, (variable, line) in candidates.items()
+        if path not in ignored
+    ]
+
+
+def _env_variable(path: Path) -> tuple[str, int] | None:
+    try:
+        text = path.read_text("utf-8", "replace")
+    except OSError:
+        return None
+    match = _ENV_VARIABLE.search(text)
+    if match is None:
+        return None
+    return match.group(1), text.count("\n", 0, match.start()) + 1
+
+
+def _git_ignored(paths: list[str]) -> set[str] | None:
+    """The subset of ``paths`` git ignores (tracked files never are), or None outside a repository."""
+    proc = subprocess.run(
+        ["git", "check-ignore", "-z", "--stdin"],
+        input="\0".join(paths).encode(),
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode not in (0, 1):
+        return None
+    return {os.fsdecode(p) for p in proc.stdout.split(b"\0") if p}
+
+
+# -- which files ----------------------------------------------------------------------------------
+
+
+def git_files(*pathspecs: str) -> list[Path]:
+    """The files `secrets` scans by default: tracked files under the current directory, plus untracked
+    `.env`-style files git does not ignore (the ones a careless `git add .` would commit)."""
+    tracked = _git_lines(["ls-files", "-z", "--", *pathspecs])
+    untracked = _git_lines(["ls-files", "-z", "--others", "--exclude-standard", "--", *pathspecs])
+    paths = [Path(p) for p in tracked] + [Path(p) for p in untracked if is_env_file(Path(p))]
+    return [p for p in dict.fromkeys(paths) if p.is_file()]
+
+
+def _git_lines(args: list[str]) -> list[str]:
+    proc = subprocess.run(["git", "-c", "core.quotepath=off", *args], capture_output=True, check=False)
+    if proc.returncode != 0:
+        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise UsageProblem(f"git {args[0]} failed: {reason[-1] if reason else 'exit ' + str(proc.returncode)}")
+    return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files named on the command line as they are; a directory means its git-tracked files (every file
+    under it outside a repository)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(_directory_files(path))
+        elif path.exists():
+            out.append(path)
+        else:
+            raise InputError(redact_text(str(path)), "no such file")
+    return out
+
+
+def _directory_files(folder: Path) -> list[Path]:
+    try:
+        return git_files(str(folder))
+    except UsageProblem:
+        return list(_walk(folder))
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        yield from (Path(root) / name for name in names)
+
+
+# -- history --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Commit:
+    sha: str = ""
+    date: str = ""
+    subject: str = ""
+
+
+def scan_history(cwd: Path | None = None) -> tuple[list[Finding], int]:
+    """Every key ever added in any commit reachable from any ref, reported once, at the commit where it
+    first appeared (oldest first), with the path and line it had there. Returns the findings and the
+    number of files in the commits whose diff mentions ``sk-ant-``: ``git log -G`` does that filtering
+    in C, so only those commits are diffed into Python."""
+    args = [
+        "git",
+        "-c",
+        "core.quotepath=off",
+        "log",
+        "--all",
+        "--reverse",
+        "--text",
+        "-p",
+        "-U0",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-renames",
+        "-G",
+        "sk-ant-",
+        "--format=%x00commit %H %cs %s",
+    ]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd) as proc:
+        assert proc.stdout is not None
+        findings, files = _parse_log(proc.stdout)
+        stderr = proc.stderr.read() if proc.stderr else b""
+    if proc.returncode != 0:
+        reason = stderr.decode("utf-8", "replace").strip().splitlines()
+        raise UsageProblem(f"git log failed: {reason[-1] if reason else 'exit ' + str(proc.returncode)}")
+    return findings, files
+
+
+def _parse_log(stream: Iterable[bytes]) -> tuple[list[Finding], int]:
+    seen: set[str] = set()
+    findings: list[Finding] = []
+    paths: set[str] = set()
+    commit, path, number, in_header = _Commit(), None, 0, False
+    for raw in stream:
+        line = raw.rstrip(b"\n")
+        if line.startswith(b"\0commit "):
+            sha, date, subject = [*line[8:].decode("utf-8", "replace").split(" ", 2), "", ""][:3]
+            commit = _Commit(sha, date, redact_text(subject))
+        elif line.startswith(b"diff --git "):
+            in_header, path = True, None
+        elif in_header and line.startswith(b"+++ "):
+            target = line[4:].decode("utf-8", "replace")
+            path = target[2:] if target.startswith("b/") else None
+            paths.update([path] if path else [])
+        elif line.startswith(b"@@ "):
+            in_header, number = False, _new_start(line)
+        elif not in_header and line.startswith(b"+"):
+            if path and CANDIDATE in line:
+                findings.extend(_history_findings(path, line[1:].decode("utf-8", "replace"), number, commit, seen))
+            number += 1
+    return findings, len(paths)
+
+
+def _new_start(hunk: bytes) -> int:
+    match = re.match(rb"@@ -\d+(?:,\d+)? \+(\d+)", hunk)
+    return int(match.group(1)) if match else 0
+
+
+def _history_findings(path: str, line: str, number: int, commit: _Commit, seen: set[str]) -> Iterator[Finding]:
+    for hit in line_hits(path, line, number):
+        if hit.secret in seen:
+            continue
+        seen.add(hit.secret)
+        where = f", first committed in {commit.sha[:10]} ({commit.date}, {commit.subject!r})"
+        yield _key_finding(path, number, hit, where)
+
+
+# -- baselines ------------------------------------------------------------------------------------
+
+
+def load_baseline(path: Path) -> set[tuple[str, str]]:
+    """The (file, secret SHA-1) pairs a detect-secrets baseline accepts. The plugin type is left out
+    on purpose: a key a stock baseline accepted as "Base64 High Entropy String" is the same secret.
+    Like ``detect-secrets-hook``, every entry is accepted whatever its audit label; unlike it, the file
+    is never rewritten (no line-number churn)."""
+    from detect_secrets.core.secrets_collection import SecretsCollection
+
+    try:
+        collection = SecretsCollection.load_from_baseline(json.loads(path.read_bytes()))
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read baseline ({exc.strerror or type(exc).__name__})") from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise InputError(str(path), 'not a detect-secrets baseline (no valid "results")') from None
+    return {(_normal(filename), secret.secret_hash) for filename, secret in collection}
+
+
+def _normal(path: str) -> str:
+    return Path(os.path.normpath(path)).as_posix()
+
+
+def accepted_by(baseline: set[tuple[str, str]], finding: Finding) -> bool:
+    """Whether a detect-secrets baseline already lists this finding's secret in this file."""
+    secret_hash = finding.extra.get("secret_hash")
+    return bool(secret_hash and finding.path) and (_normal(finding.path or ""), secret_hash) in baseline

@@ -1,0 +1,60 @@
+"""``claude-doctor secrets``: the Anthropic-key scan (CD301–CD303) and the pre-commit hook entry.
+
+Kept import-light for the hook: click and the stdlib up front; detect-secrets is imported only when a
+line holds a key shape or a baseline is given, and the SDK and httpx never are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..checks import secrets as scan
+from ..errors import DoctorError
+from ..findings import Finding
+from ..options import fail, finish, report_options, settings
+
+
+@click.command()
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--history",
+    is_flag=True,
+    help="Scan every commit of every ref instead of files; name the commit where each key first appeared.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="A detect-secrets baseline (.secrets.baseline): secrets it lists in a file are not reported there.",
+)
+@report_options
+@click.pass_context
+def secrets(ctx: click.Context, files: tuple[Path, ...], history: bool, baseline: Path | None, **options) -> None:
+    """Find Anthropic API keys, Admin keys and OAuth tokens (CD301), credentials in recordings (CD302)
+    and `.env` files git does not ignore (CD303). FILES default to the git-tracked files under the
+    current folder (plus untracked `.env` files git would add). Messages show a fingerprint, never a key.
+
+    As a pre-commit hook it gets the staged files and exits 1 when any holds a key."""
+    opts = settings(ctx, **options)
+    try:
+        known = scan.load_baseline(baseline) if baseline else set()
+        if history:
+            found, checked, errors = _history()
+        else:
+            found, checked, errors = _files(files)
+    except DoctorError as exc:
+        fail(str(exc))
+    kept = [f for f in found if not scan.accepted_by(known, f)]
+    finish(opts, kept, checked, errors)
+
+
+def _files(files: tuple[Path, ...]) -> tuple[list[Finding], int, list[str]]:
+    paths = scan.expand(files) if files else scan.git_files()
+    findings, errors = scan.scan_files(paths)
+    return findings + scan.env_findings(paths), len(paths), errors
+
+
+def _history() -> tuple[list[Finding], int, list[str]]:
+    findings, files = scan.scan_history()
+    return findings, files, []
