@@ -1,0 +1,257 @@
+"""One real streaming request, captured byte-exact with per-chunk monotonic timing (``claude-doctor live``).
+
+``httpx`` reads the body (its ``iter_bytes`` gives what the SSE parser sees, after transfer and content
+decoding, with the reader's chunk boundaries), each record is written and flushed as it arrives, so an
+interrupted probe still leaves a valid recording. Failures are named by the step that failed (DNS, TCP,
+TLS, proxy, HTTP), walking the exception chain, for errors from ``httpx`` and from the SDK's ``httpx2``.
+
+:func:`sdk_verdict` then feeds the same bytes, boundaries and ending to the real SDK through an
+``httpx2.MockTransport``: the honest answer to "what would my code have seen".
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from ..recording.jsonl import RecordingWriter
+
+#: Exception modules that speak for an HTTP client: the old and the new package, and their cores.
+HTTP_PACKAGES = ("httpx", "httpx2", "httpcore", "httpcore2")
+#: Statuses the SDK retries by default (protocol.md §3).
+RETRIED = frozenset({408, 409, 429})
+DROPPED_HEADERS = {"content-length", "content-encoding", "transfer-encoding"}
+
+
+def http_error(exc: BaseException, name: str) -> bool:
+    """Whether ``exc`` is ``name`` (or a subclass) from httpx or httpx2, without importing either."""
+    return any(c.__name__ == name and c.__module__.split(".")[0] in HTTP_PACKAGES for c in type(exc).__mro__)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+_DNS_TEXT = (
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "getaddrinfo failed",
+    "no address associated",
+)
+
+
+def failed_step(exc: BaseException) -> str:
+    """Which step of reaching the API failed: ``DNS``, ``TCP``, ``TLS``, ``proxy`` or ``HTTP``."""
+    chain = list(_chain(exc))
+    text = " ".join(str(e) for e in chain).lower()
+    if any(http_error(e, "ProxyError") for e in chain) or "proxy" in text:
+        return "proxy"
+    if any(isinstance(e, socket.gaierror) for e in chain) or any(t in text for t in _DNS_TEXT):
+        return "DNS"
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "ssl" in text or "certificate" in text:
+        return "TLS"
+    if any(http_error(e, "ConnectError") or http_error(e, "ConnectTimeout") for e in chain):
+        return "TCP"
+    if any(isinstance(e, (ConnectionRefusedError, TimeoutError)) for e in chain):
+        return "TCP"
+    return "HTTP"
+
+
+def end_reason(exc: BaseException) -> str:
+    """The recording's end reason for an exception raised while the body was being read."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "cancelled"
+    if http_error(exc, "ReadTimeout") or http_error(exc, "TimeoutException"):
+        return "timeout"
+    if http_error(exc, "RemoteProtocolError") or http_error(exc, "ReadError") or isinstance(exc, ConnectionError):
+        return "reset"
+    return "error"
+
+
+def describe(exc: BaseException) -> str:
+    """``module.Class: message`` on one line, the way a traceback's last line reads."""
+    module = type(exc).__module__
+    name = type(exc).__name__ if module == "builtins" else f"{module.split('.')[0]}.{type(exc).__name__}"
+    text = " ".join(str(exc).split())
+    return f"{name}: {text}" if text else name
+
+
+@dataclass
+class Capture:
+    """What came back, kept in memory for the summary and the SDK verdict (a probe is small)."""
+
+    status: int | None = None
+    reason: str | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
+    end: str = "eof"
+    error: str | None = None
+    step: str | None = None  #: set when no response arrived: which step failed
+    seconds: float = 0.0
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def capture(
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    writer: RecordingWriter,
+    *,
+    read_timeout: float = 60.0,
+    connect_timeout: float = 10.0,
+    on_chunk: Callable[[float, bytes], None] | None = None,
+) -> Capture:
+    """Send one POST and record the exchange (index 0) as it happens; never raises for network trouble,
+    which is reported in the returned :class:`Capture` and the recording's ``end`` line."""
+    import httpx
+
+    result = Capture()
+    timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+    started = time.monotonic()
+    writer.request(0, 0.0, "POST", url, headers, body)
+    try:
+        with httpx.Client(timeout=timeout) as client, client.stream("POST", url, headers=headers, content=body) as r:
+            now = time.monotonic() - started
+            result.status, result.reason = r.status_code, r.reason_phrase
+            result.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in r.headers.raw]
+            writer.response(0, now, r.status_code, r.reason_phrase, r.http_version, result.headers)
+            _read_body(r, result, writer, started, on_chunk)
+    except (Exception, KeyboardInterrupt) as exc:
+        if result.status is None:
+            result.step = failed_step(exc)
+        result.end = end_reason(exc) if result.status is not None else "error"
+        result.error = describe(exc)
+        if result.end == "timeout":
+            result.error += f" (read timeout {read_timeout:g}s)"
+    result.seconds = time.monotonic() - started
+    error_type = result.error.split(":")[0] if result.error else None
+    writer.end(0, result.seconds, result.end, result.error, error_type)
+    return result
+
+
+def _read_body(
+    response, result: Capture, writer: RecordingWriter, started: float, on_chunk: Callable[[float, bytes], None] | None
+) -> None:
+    for data in response.iter_bytes():
+        t = time.monotonic() - started
+        result.chunks.append(data)
+        writer.chunk(0, t, data)
+        if on_chunk is not None:
+            on_chunk(t, data)
+
+
+# -- what the SDK would have done ------------------------------------------------------------------
+
+
+def sdk_verdict(request: dict, result: Capture) -> str:
+    """Replay the captured status, headers, chunks and ending into the real SDK (``messages.stream`` for
+    a stream request, ``messages.create`` otherwise) and say what it returned or raised."""
+    if result.status is None:
+        return f"raises anthropic.APIConnectionError (after 2 retries by default), caused by {result.error}"
+    import anthropic
+    import httpx2
+
+    def handler(_: httpx2.Request) -> httpx2.Response:
+        headers = [(k, v) for k, v in result.headers if k.lower() not in DROPPED_HEADERS]
+        return httpx2.Response(result.status, headers=headers, stream=_replay_stream(result, httpx2))
+
+    client = anthropic.Anthropic(
+        api_key="claude-doctor-verdict",
+        base_url="http://claude-doctor.invalid",
+        max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+    )
+    params = {k: v for k, v in request.items() if k not in ("model", "max_tokens", "messages", "stream")}
+    call = {
+        "model": request.get("model"),
+        "max_tokens": request.get("max_tokens"),
+        "messages": request.get("messages"),
+        "extra_body": params or None,
+    }
+    try:
+        if request.get("stream"):
+            with client.messages.stream(**call) as stream:
+                for _ in stream:
+                    pass
+                return _returned(stream.get_final_message())
+        return _returned(client.messages.create(**call))
+    except Exception as exc:
+        return f"raises {describe(exc)}{_retry_note(exc, result.status)}"
+    finally:
+        client.close()
+
+
+def _retry_note(exc: BaseException, status: int) -> str:
+    if status >= 500 or status in RETRIED:
+        return f" (after retrying {status} twice by default)"
+    return ""
+
+
+def _returned(message: object) -> str:
+    if isinstance(message, str):
+        return f"returns a str of {len(message)} characters instead of a Message (the raw body)"
+    content = getattr(message, "content", []) or []
+    text = "".join(getattr(b, "text", "") or "" for b in content)
+    kinds = ", ".join(getattr(b, "type", "?") for b in content) or "no content"
+    stop = getattr(message, "stop_reason", None)
+    return f"returns a Message: stop_reason={stop}, blocks [{kinds}], {len(text)} characters of text"
+
+
+def _replay_stream(result: Capture, httpx2):
+    """An ``httpx2`` byte stream that yields the captured chunks, then ends as the capture did: a reset
+    becomes ``RemoteProtocolError`` and a timeout ``ReadTimeout``, as the SDK would have met them.
+    (Defined here because ``httpx2`` is imported only when a verdict is asked for.)"""
+
+    class ReplayStream(httpx2.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            yield from result.chunks
+            if result.end == "reset":
+                raise httpx2.RemoteProtocolError(
+                    "peer closed connection without sending complete message body (incomplete chunked read)"
+                )
+            if result.end == "timeout":
+                raise httpx2.ReadTimeout("timed out")
+
+    return ReplayStream()
+
+
+def usage_summary(result: Capture) -> tuple[str | None, dict]:
+    """The model and the token usage the response reported (message_start merged with message_delta,
+    which carries cumulative counts), from a stream or a JSON message."""
+    from ..sse import SSEDecoder
+
+    if result.headers and any(k.lower() == "content-type" and "json" in v for k, v in result.headers):
+        try:
+            message = json.loads(result.body)
+        except ValueError:
+            return None, {}
+        return (message.get("model"), message.get("usage") or {}) if isinstance(message, dict) else (None, {})
+    model, usage = None, {}
+    decoder = SSEDecoder()
+    events = [e for chunk in result.chunks for e in decoder.feed(chunk)]
+    for event in events:
+        try:
+            data = json.loads(event.data or "")
+        except ValueError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        if data.get("type") == "message_start" and isinstance(data.get("message"), dict):
+            model = data["message"].get("model")
+            usage.update(data["message"].get("usage") or {})
+        elif data.get("type") == "message_delta":
+            usage.update(data.get("usage") or {})
+    return model, usage
