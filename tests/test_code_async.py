@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.code_cases.helpers import CASES, check, found, lint
+from tests.code_cases.helpers import CASES, check, lint
 
 
 def test_official_tutorial_examples_are_clean():
@@ -136,7 +136,12 @@ def test_with_over_async_stream_is_cd202_and_for_over_it_cd203(tmp_path):
                     print(event)
     """
     assert lint(tmp_path, source) == [
-        ("CD202", 7), ("CD202", 18), ("CD203", 8), ("CD203", 21), ("CD203", 23), ("CD203", 25),
+        ("CD202", 7),
+        ("CD202", 18),
+        ("CD203", 8),
+        ("CD203", 21),
+        ("CD203", 23),
+        ("CD203", 25),
     ]
 
 

@@ -15,8 +15,9 @@ from ..options import Settings, finish, report_options, settings
 
 @click.command("code")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--fix", is_flag=True,
-              help="Rewrite files to fix CD202, CD203, CD214 and CD219, keeping formatting and comments.")
+@click.option(
+    "--fix", is_flag=True, help="Rewrite files to fix CD202, CD203, CD214 and CD219, keeping formatting and comments."
+)
 @report_options
 @click.pass_context
 def code(ctx: click.Context, paths: tuple[Path, ...], fix: bool, **options) -> None:
@@ -57,8 +58,9 @@ def _fix(files: list[Path], check_options, opts: Settings) -> None:
     total = sum(fixed.values())
     if total and opts.fmt == "human" and not opts.quiet:
         count = sum(1 for n in fixed.values() if n)
-        click.echo(f"Fixed {total} problem{'s' if total != 1 else ''} in {count} file{'s' if count != 1 else ''}.",
-                   err=True)
+        click.echo(
+            f"Fixed {total} problem{'s' if total != 1 else ''} in {count} file{'s' if count != 1 else ''}.", err=True
+        )
 
 
 def _secrets(files: list[Path]) -> tuple[list[Finding], list[str]]:

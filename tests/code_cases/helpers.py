@@ -23,9 +23,7 @@ def check(path: Path, *args: str, cwd: Path | None = None, env: dict[str, str] |
 
 def found(result: CliResult, *codes: str) -> list[tuple[str, int]]:
     """``(code, line)`` of every finding (or only those with the given codes), sorted."""
-    return sorted(
-        (f["code"], f["line"]) for f in result.json["findings"] if not codes or f["code"] in codes
-    )
+    return sorted((f["code"], f["line"]) for f in result.json["findings"] if not codes or f["code"] in codes)
 
 
 def lint(folder: Path, source: str, *codes: str, name: str = "app.py") -> list[tuple[str, int]]:

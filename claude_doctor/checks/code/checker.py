@@ -297,14 +297,16 @@ class Checker(ast.NodeVisitor):
         value = self.value(call)
         keyword_ = "async with" if isinstance(value, Result) and value.client.is_async else "with"
         self.report(
-            rules.STREAM_WITHOUT_WITH, use,
+            rules.STREAM_WITHOUT_WITH,
+            use,
             f"`messages.stream(...)` (line {call.lineno}) is used without `{keyword_}`: {how}",
             fix=f"Enter it: `{keyword_} {self.first_line(call)} as stream:` and use `stream` inside the block.",
         )
 
     def _on_message(self, node: ast.AST, value: Result, how: str, outcome: str) -> None:
         self.report(
-            rules.TEXT_STREAM_ON_MESSAGE, node,
+            rules.TEXT_STREAM_ON_MESSAGE,
+            node,
             f"the result of `create(...)` on line {value.call.lineno} has no `stream=True`, so it is a "
             f"`Message` (not a stream) and is {how}: it {outcome}",
             fix="Stream it with `with client.messages.stream(...) as stream:` and `stream.text_stream`, "
@@ -314,7 +316,8 @@ class Checker(ast.NodeVisitor):
     def _helper_on_raw_stream(self, node: ast.Attribute, value: Result) -> None:
         kind = "AsyncStream" if value.client.is_async else "Stream"
         self.report(
-            rules.HELPER_ON_RAW_STREAM, node,
+            rules.HELPER_ON_RAW_STREAM,
+            node,
             f"`.{node.attr}` on the raw `{kind}` from `create(..., stream=True)` on line {value.call.lineno}: "
             "only `messages.stream()` gives a `MessageStream` with that helper",
             fix=f"Use `{'async with' if value.client.is_async else 'with'} client.messages.stream(...) as stream:` "
@@ -324,22 +327,28 @@ class Checker(ast.NodeVisitor):
     def _sync_with(self, node: ast.With, expr: ast.expr, value: Result) -> None:
         edits = [self._insert_async(node)] if self.in_async else []
         self.report(
-            rules.ASYNC_STREAM_SYNC_WITH, node,
+            rules.ASYNC_STREAM_SYNC_WITH,
+            node,
             f"`with` over `{self.first_line(expr)}` from an `{value.client.class_name}` client: it needs `async with`",
             fix=f"`async {self.line_text(node)}`",
             edits=edits,
         )
 
     def _sync_for(self, where: ast.AST, iterable: ast.expr, value: Result) -> None:
-        what = {"stream": "an async MessageStream", "text_stream": "an async `text_stream`",
-                "raw_stream": "an `AsyncStream`"}[value.kind]
+        what = {
+            "stream": "an async MessageStream",
+            "text_stream": "an async `text_stream`",
+            "raw_stream": "an `AsyncStream`",
+        }[value.kind]
         is_statement = isinstance(where, ast.For)
         edits = [self._insert_async(where)] if is_statement and self.in_async else []
         fix = f"`async {self.line_text(where)}`" if is_statement else "Use `async for` in the comprehension."
         self.report(
-            rules.ASYNC_ITER_SYNC_FOR, where,
+            rules.ASYNC_ITER_SYNC_FOR,
+            where,
             f"`for` over `{self.segment(iterable)}`, {what}: it needs `async for`",
-            fix=fix, edits=edits,
+            fix=fix,
+            edits=edits,
         )
 
     def _insert_async(self, node: ast.stmt) -> tuple[int, int, str]:
@@ -358,8 +367,12 @@ class Checker(ast.NodeVisitor):
 
     def _check_symbol_call(self, node: ast.Call, qualname: str) -> None:
         if qualname == "asyncio.get_event_loop" and not self.in_async:
-            self.report(rules.GET_EVENT_LOOP, node, "`asyncio.get_event_loop()` outside a coroutine",
-                        fix="Use `asyncio.run(main())`; inside a coroutine, `asyncio.get_running_loop()`.")
+            self.report(
+                rules.GET_EVENT_LOOP,
+                node,
+                "`asyncio.get_event_loop()` outside a coroutine",
+                fix="Use `asyncio.run(main())`; inside a coroutine, `asyncio.get_running_loop()`.",
+            )
         elif qualname == "asyncio.run":
             self._check_asyncio_run(node)
         value = self.value(node)
@@ -370,12 +383,21 @@ class Checker(ast.NodeVisitor):
             self._relays.append(_Relay(node, content_type_kwargs, self.scope))
 
     def _check_asyncio_run(self, node: ast.Call) -> None:
+        coroutine = self.segment(node.args[0]) if node.args else "main()"
         if self.in_async:
-            self.report(rules.NESTED_ASYNCIO_RUN, node, "`asyncio.run(...)` inside `async def`: a loop is already running",
-                        fix=f"Await the coroutine instead: `await {self.segment(node.args[0]) if node.args else '...'}`.")
+            self.report(
+                rules.NESTED_ASYNCIO_RUN,
+                node,
+                "`asyncio.run(...)` inside `async def`: a loop is already running",
+                fix=f"Await the coroutine instead: `await {coroutine}`.",
+            )
         elif self.options.notebook and self.scope.kind == "module":
-            self.report(rules.NESTED_ASYNCIO_RUN, node, "`asyncio.run(...)` in a notebook cell: Jupyter's loop is already running",
-                        fix=f"Use top-level await in the cell: `await {self.segment(node.args[0]) if node.args else '...'}`.")
+            self.report(
+                rules.NESTED_ASYNCIO_RUN,
+                node,
+                "`asyncio.run(...)` in a notebook cell: its loop is already running",
+                fix=f"Use top-level await in the cell: `await {coroutine}`.",
+            )
         else:
             self._runs.append(_Run(node, self.scope, self.loop_depth > 0))
 
@@ -409,7 +431,8 @@ class Checker(ast.NodeVisitor):
         name = getattr(function.node, "name", "<lambda>") if function else "?"
         async_name = "Async" + client.class_name if client.class_name != "Client" else "AsyncAnthropic"
         self.report(
-            rules.SYNC_CLIENT_IN_ASYNC, node,
+            rules.SYNC_CLIENT_IN_ASYNC,
+            node,
             f"sync `{client.class_name}` client{where} calls `{'.'.join(func.path)}(...)` inside `async def {name}`: "
             "it blocks the event loop for the whole request",
             fix=f"Use `{async_name}` and `await` it (`async with` for `messages.stream`), or "
@@ -419,17 +442,25 @@ class Checker(ast.NodeVisitor):
     def _check_max_tokens(self, node: ast.Call) -> None:
         if keyword(node, "max_tokens") or has_star_kwargs(node) or node.args:
             return
-        self.report(rules.MISSING_MAX_TOKENS, node, f"`{self.first_line(node)}` has no `max_tokens`",
-                    fix="Add `max_tokens=1024` (or the most tokens the answer may use).")
+        self.report(
+            rules.MISSING_MAX_TOKENS,
+            node,
+            f"`{self.first_line(node)}` has no `max_tokens`",
+            fix="Add `max_tokens=1024` (or the most tokens the answer may use).",
+        )
 
     def _check_stream_kwarg(self, node: ast.Call) -> None:
         stream = keyword(node, "stream")
         if stream is None:
             return
         edit = self._remove_keyword(node, stream)
-        self.report(rules.STREAM_KWARG_ON_STREAM, node,
-                    f"`messages.stream(...)` is given `{self.segment(stream)}`; it always streams and takes no `stream`",
-                    fix=f"Remove `{self.segment(stream)}`.", edits=[edit] if edit else [])
+        self.report(
+            rules.STREAM_KWARG_ON_STREAM,
+            node,
+            f"`messages.stream(...)` is given `{self.segment(stream)}`; it always streams, no `stream` argument",
+            fix=f"Remove `{self.segment(stream)}`.",
+            edits=[edit] if edit else [],
+        )
 
     def _check_long_request(self, node: ast.Call, client: Client) -> None:
         if keyword(node, "timeout") or client.timeout is not None or not client.timeout_known:
@@ -445,11 +476,14 @@ class Checker(ast.NodeVisitor):
             reason = f"`max_tokens={max_tokens}` is above {OPUS_4_NONSTREAMING_MAX:,} for `{model}`"
         else:
             return
-        self.report(rules.LONG_REQUEST_WITHOUT_STREAM, node,
-                    f"non-streaming `create(...)` with {reason}: the SDK raises "
-                    "\"ValueError: Streaming is required for operations that may take longer than 10 minutes\"",
-                    fix="Use `with client.messages.stream(...) as stream:` and `stream.get_final_message()`, "
-                    "or pass `stream=True`.")
+        self.report(
+            rules.LONG_REQUEST_WITHOUT_STREAM,
+            node,
+            f"non-streaming `create(...)` with {reason}: the SDK raises "
+            '"ValueError: Streaming is required for operations that may take longer than 10 minutes"',
+            fix="Use `with client.messages.stream(...) as stream:` and `stream.get_final_message()`, "
+            "or pass `stream=True`.",
+        )
 
     def _check_timeout(self, node: ast.Call, client: Client) -> None:
         own = keyword(node, "timeout")
@@ -464,7 +498,8 @@ class Checker(ast.NodeVisitor):
         seconds, where = found
         shown = f"{seconds:g}"
         self.report(
-            rules.SHORT_TIMEOUT, where,
+            rules.SHORT_TIMEOUT,
+            where,
             f"read timeout of {shown} s on a {'call' if own is not None else 'client'} that streams "
             f"(`messages.stream`/`stream=True` on line {node.lineno}); below min-timeout "
             f"{self.options.min_timeout:g} s, a pause longer than that kills the stream with httpx2.ReadTimeout",
@@ -481,12 +516,12 @@ class Checker(ast.NodeVisitor):
             qualname = getattr(value, "qualname", "")
             if not qualname.startswith("httpx."):
                 continue
-            where = arg.value if isinstance(arg.value, ast.Call) else arg.value
             fixed = "httpx2." + qualname.split(".", 1)[1]
             self.report(
-                rules.OLD_HTTPX_OBJECT, where,
+                rules.OLD_HTTPX_OBJECT,
+                arg.value,
                 f"`{name}=` gets an `{qualname}` object, but anthropic {self.options.sdk_major}.x ({class_name}) "
-                f"uses `httpx2`: \"TypeError: Invalid `{name}` argument; `{qualname}` is from the `httpx` package\"",
+                f'uses `httpx2`: "TypeError: Invalid `{name}` argument; `{qualname}` is from the `httpx` package"',
                 fix=f"Use `{fixed}` (`import httpx2`) instead of `{qualname}`.",
             )
 
@@ -499,7 +534,8 @@ class Checker(ast.NodeVisitor):
         entries = ", ".join(f'"{k.arg}": {self.segment(k.value)}' for k in found)
         names = ", ".join(f"`{k.arg}`" for k in found)
         self.report(
-            rules.REMOVED_SAMPLING_KWARG, node,
+            rules.REMOVED_SAMPLING_KWARG,
+            node,
             f"{names} passed as keyword to `{method}(...)`; anthropic {self.options.sdk_major}.x raises "
             f"\"TypeError: Messages.{method}() got an unexpected keyword argument '{found[0].arg}'\"",
             fix=f"Pass them in the body: `extra_body={{{entries}}}`.",
@@ -513,7 +549,8 @@ class Checker(ast.NodeVisitor):
         extra = keyword(node, "extra_body")
         if extra is None:
             first = found[0]
-            start, end = self.offset(first.lineno, first.col_offset), self.offset(first.end_lineno, first.end_col_offset)
+            start = self.offset(first.lineno, first.col_offset)
+            end = self.offset(first.end_lineno, first.end_col_offset)
             edits = [(start, end, "extra_body={" + ", ".join(entries) + "}")]
             removals = [self._remove_keyword(node, k) for k in found[1:]]
         elif isinstance(extra.value, ast.Dict) and None not in extra.value.keys:
@@ -534,7 +571,8 @@ class Checker(ast.NodeVisitor):
         return (before + 1, before + 1, (", " if needs_comma else "") + ", ".join(entries))
 
     def _remove_keyword(self, call: ast.Call, kw: ast.keyword) -> tuple[int, int, str] | None:
-        """The edit deleting ``kw`` and one adjacent comma, whole lines when it sits alone on them."""
+        """The edit deleting ``kw`` and one adjacent comma; the whole line, with its comment, when the
+        keyword sits alone on it."""
         src = self.source
         start = self.offset(kw.lineno, kw.col_offset)
         end = self.offset(kw.end_lineno, kw.end_col_offset)
@@ -546,7 +584,7 @@ class Checker(ast.NodeVisitor):
             line_start = self._line_starts[kw.lineno - 1]
             rest_end = src.find(b"\n", after)
             rest = src[after : rest_end if rest_end >= 0 else len(src)]
-            if not src[line_start:start].strip() and not rest.strip():
+            if not src[line_start:start].strip() and (not rest.strip() or rest.lstrip().startswith(b"#")):
                 return (line_start, rest_end + 1 if rest_end >= 0 else len(src), "")
             while src[after : after + 1] in (b" ", b"\t"):
                 after += 1
@@ -570,7 +608,8 @@ class Checker(ast.NodeVisitor):
             if shared:
                 client = shared[0]
                 self.report(
-                    rules.ASYNC_CLIENT_ACROSS_RUNS, run.call,
+                    rules.ASYNC_CLIENT_ACROSS_RUNS,
+                    run.call,
                     f"this `asyncio.run` reuses the `{client.class_name}` client created on line "
                     f"{client.origin.lineno}, already used by the `asyncio.run` on line {seen[id(client.origin)]}; "
                     "its pooled connections belong to the closed loop",
@@ -579,7 +618,8 @@ class Checker(ast.NodeVisitor):
             elif clients and run.in_loop:
                 client = clients[0]
                 self.report(
-                    rules.ASYNC_CLIENT_ACROSS_RUNS, run.call,
+                    rules.ASYNC_CLIENT_ACROSS_RUNS,
+                    run.call,
                     f"this `asyncio.run` runs once per loop iteration and reuses the `{client.class_name}` client "
                     f"created on line {client.origin.lineno} each time; its pooled connections belong to the first, "
                     "closed loop",
@@ -633,9 +673,12 @@ class Checker(ast.NodeVisitor):
             if isinstance(owner, ast.Name):
                 key = self.resolver.string(target.slice, self.scope)
                 self._write_header(owner.id, key, value)
-        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
-            if target.attr in ("content_type", "mimetype"):
-                self._write_header(target.value.id, "content-type", value)
+        elif (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.attr in ("content_type", "mimetype")
+        ):
+            self._write_header(target.value.id, "content-type", value)
 
     def _record_header_update(self, call: ast.Call) -> None:
         """``resp.headers.update({...})``: every literal key, or an unknown write."""
@@ -702,7 +745,9 @@ class Checker(ast.NodeVisitor):
     def _report_relay(self, relay: _Relay, missing: list[str]) -> None:
         self.hits.append(
             Hit(
-                rules.RELAY_WITHOUT_ANTI_BUFFERING, relay.call.lineno, relay.call.col_offset,
+                rules.RELAY_WITHOUT_ANTI_BUFFERING,
+                relay.call.lineno,
+                relay.call.col_offset,
                 f"`{self.first_line(relay.call)}` serves text/event-stream without {' and '.join(missing)}: "
                 "nginx-style proxies buffer the events and deliver them all at once",
                 fix='Add `headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"}` to the response.',
@@ -756,4 +801,3 @@ def _line_starts(source: bytes) -> list[int]:
         starts.append(index + 1)
         index = source.find(b"\n", index + 1)
     return starts
-

@@ -39,8 +39,9 @@ def fix_file(path: Path, options: Options, wanted: Callable[[Finding], bool]) ->
     return fixed
 
 
-def fix_source(source: bytes, options: Options, wanted: Callable[[Finding], bool], path: str,
-               rounds: int = 20) -> tuple[bytes, int]:
+def fix_source(
+    source: bytes, options: Options, wanted: Callable[[Finding], bool], path: str, rounds: int = 20
+) -> tuple[bytes, int]:
     """Apply every wanted fix: per round, all findings whose edits do not overlap, re-checking in
     between because offsets move. Returns the new source and how many findings were fixed."""
     fixed = 0
@@ -67,7 +68,7 @@ def _non_overlapping(findings: list[Finding]) -> list[Finding]:
     batch = []
     for finding in findings:
         spans = [(start, end) for start, end, _ in finding.extra["edits"]]
-        if any(s < e2 and s2 < e or s == s2 for s, e in spans for s2, e2 in taken):
+        if any((s < e2 and s2 < e) or s == s2 for s, e in spans for s2, e2 in taken):
             continue
         taken.extend(spans)
         batch.append(finding)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Union
 
 SYNC_CLIENTS = frozenset({"Anthropic", "Client", "AnthropicBedrock", "AnthropicVertex", "AnthropicFoundry"})
 ASYNC_CLIENTS = frozenset(
@@ -105,7 +104,7 @@ class Instance:
     call: ast.Call
 
 
-Value = Union[Sym, Client, Resource, Result, Coroutine, Function, Const, TimeoutObject, Instance]
+Value = Sym | Client | Resource | Result | Coroutine | Function | Const | TimeoutObject | Instance
 
 
 @dataclass(eq=False)
@@ -476,7 +475,9 @@ class Resolver:
         if current is None or current.self_name != name or current.owner is None:
             return None
         owner = current.owner
-        values = [self.value(expr, where) if expr is not None else None for expr, where in owner.self_attrs.get(attr, [])]
+        values = [
+            self.value(expr, where) if expr is not None else None for expr, where in owner.self_attrs.get(attr, [])
+        ]
         values += [self._binding(b) for b in owner.bindings.get(attr, [])]
         return self._merge(values) if values else None
 
@@ -494,8 +495,14 @@ class Resolver:
         module, _, name = qualname.rpartition(".")
         if module.split(".")[0] == "anthropic" and name in SYNC_CLIENTS | ASYNC_CLIENTS:
             timeout = keyword(call, "timeout")
-            return Client(name in ASYNC_CLIENTS, name, call, timeout.value if timeout else None,
-                          timeout_known=not has_star_kwargs(call), scope=scope)
+            return Client(
+                name in ASYNC_CLIENTS,
+                name,
+                call,
+                timeout.value if timeout else None,
+                timeout_known=not has_star_kwargs(call),
+                scope=scope,
+            )
         if qualname in TIMEOUT_CLASSES:
             read = keyword(call, "read") or keyword(call, "timeout")
             return TimeoutObject(qualname, read.value if read else (call.args[0] if call.args else None), scope)

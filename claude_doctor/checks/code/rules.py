@@ -12,7 +12,10 @@ E, W = Severity.ERROR, Severity.WARNING
 C = Area.CODE
 
 SYNC_CLIENT_IN_ASYNC = define(
-    "CD201", "sync-client-in-async", C, W,
+    "CD201",
+    "sync-client-in-async",
+    C,
+    W,
     "A synchronous Anthropic client is called inside `async def`.",
     why="""A sync `Anthropic` client does blocking network I/O. Called from a coroutine it raises
     **no exception**: it blocks the event loop for the whole request, so every other task (other users'
@@ -34,7 +37,10 @@ SYNC_CLIENT_IN_ASYNC = define(
 )
 
 ASYNC_STREAM_SYNC_WITH = define(
-    "CD202", "async-stream-sync-with", C, E,
+    "CD202",
+    "async-stream-sync-with",
+    C,
+    E,
     "`with` (not `async with`) over an AsyncAnthropic `messages.stream(...)`.",
     why="""`AsyncAnthropic().messages.stream(...)` returns an `AsyncMessageStreamManager`, which only
     supports the asynchronous context manager protocol. A plain `with` fails before any request is sent:
@@ -46,7 +52,10 @@ ASYNC_STREAM_SYNC_WITH = define(
 )
 
 ASYNC_ITER_SYNC_FOR = define(
-    "CD203", "async-iter-sync-for", C, E,
+    "CD203",
+    "async-iter-sync-for",
+    C,
+    E,
     "`for` (not `async for`) over an async stream or its `text_stream`.",
     why="""An async `MessageStream`, its `text_stream` and the `AsyncStream` returned by
     `await client.messages.create(..., stream=True)` are asynchronous iterators. A plain `for` fails:
@@ -62,7 +71,10 @@ ASYNC_ITER_SYNC_FOR = define(
 )
 
 MISSING_AWAIT = define(
-    "CD204", "missing-await", C, E,
+    "CD204",
+    "missing-await",
+    C,
+    E,
     "An AsyncAnthropic `create(...)`/`count_tokens(...)` result is used without `await`.",
     why="""`AsyncAnthropic` methods return coroutines. Without `await` no request is sent, and using the
     result fails far from the cause: `AttributeError: 'coroutine' object has no attribute 'content'`,
@@ -79,7 +91,10 @@ MISSING_AWAIT = define(
 )
 
 GET_EVENT_LOOP = define(
-    "CD205", "get-event-loop", C, W,
+    "CD205",
+    "get-event-loop",
+    C,
+    W,
     "`asyncio.get_event_loop()` outside a coroutine.",
     why="""Outside a running loop `asyncio.get_event_loop()` is deprecated: in a worker thread (every Python
     version) and in the main thread on Python 3.14+ it raises
@@ -95,7 +110,10 @@ GET_EVENT_LOOP = define(
 )
 
 NESTED_ASYNCIO_RUN = define(
-    "CD206", "nested-asyncio-run", C, E,
+    "CD206",
+    "nested-asyncio-run",
+    C,
+    E,
     "`asyncio.run(...)` inside `async def`, or in a notebook cell.",
     why="""`asyncio.run` starts a new event loop and cannot be called while one is already running in the
     thread: inside a coroutine, and in Jupyter/IPython (which run their own loop), it raises
@@ -110,7 +128,10 @@ NESTED_ASYNCIO_RUN = define(
 )
 
 ASYNC_CLIENT_ACROSS_RUNS = define(
-    "CD207", "async-client-across-runs", C, W,
+    "CD207",
+    "async-client-across-runs",
+    C,
+    W,
     "One AsyncAnthropic client is reused by more than one `asyncio.run(...)`.",
     why="""Each `asyncio.run` creates and then closes its own event loop. An `AsyncAnthropic` client keeps
     pooled keep-alive connections bound to the loop that opened them, so the next run's first attempt
@@ -128,7 +149,10 @@ ASYNC_CLIENT_ACROSS_RUNS = define(
 )
 
 TEXT_STREAM_ON_MESSAGE = define(
-    "CD211", "text-stream-on-message", C, E,
+    "CD211",
+    "text-stream-on-message",
+    C,
+    E,
     "Stream helpers, iteration or `with` on the result of `create(...)` without `stream=True`.",
     why="""`client.messages.create(...)` without `stream=True` waits for the whole answer and returns a
     `Message`, not a stream: `AttributeError: 'Message' object has no attribute 'text_stream'`,
@@ -147,7 +171,10 @@ TEXT_STREAM_ON_MESSAGE = define(
 )
 
 HELPER_ON_RAW_STREAM = define(
-    "CD212", "helper-on-raw-stream", C, E,
+    "CD212",
+    "helper-on-raw-stream",
+    C,
+    E,
     "`.text_stream`/`.get_final_message()`/`.get_final_text()` on the result of `create(..., stream=True)`.",
     why="""`create(..., stream=True)` returns a raw `Stream` of server events; it does not accumulate a
     message and has none of the `MessageStream` helpers:
@@ -164,7 +191,10 @@ HELPER_ON_RAW_STREAM = define(
 )
 
 STREAM_WITHOUT_WITH = define(
-    "CD213", "stream-without-with", C, E,
+    "CD213",
+    "stream-without-with",
+    C,
+    E,
     "`messages.stream(...)` used without `with`/`async with`.",
     why="""`client.messages.stream(...)` returns a `MessageStreamManager`; the request is only sent, and
     the `MessageStream` only exists, inside `with` (or `async with`). Used directly it fails:
@@ -181,7 +211,10 @@ STREAM_WITHOUT_WITH = define(
 )
 
 STREAM_KWARG_ON_STREAM = define(
-    "CD214", "stream-kwarg-on-stream", C, E,
+    "CD214",
+    "stream-kwarg-on-stream",
+    C,
+    E,
     "`messages.stream(..., stream=True)`.",
     why="""`messages.stream()` always streams and does not take a `stream` argument:
     `TypeError: Messages.stream() got an unexpected keyword argument 'stream'`.""",
@@ -190,7 +223,10 @@ STREAM_KWARG_ON_STREAM = define(
 )
 
 MISSING_MAX_TOKENS = define(
-    "CD215", "missing-max-tokens", C, E,
+    "CD215",
+    "missing-max-tokens",
+    C,
+    E,
     "`create`/`stream` without `max_tokens`.",
     why="""`max_tokens` is required by the Messages API and by the SDK, which refuses the call:
     `TypeError: Missing required arguments; Expected either ('max_tokens', 'messages' and 'model') or
@@ -200,7 +236,10 @@ MISSING_MAX_TOKENS = define(
 )
 
 LONG_REQUEST_WITHOUT_STREAM = define(
-    "CD216", "long-request-without-stream", C, E,
+    "CD216",
+    "long-request-without-stream",
+    C,
+    E,
     "`create(...)` without streaming and with `max_tokens` >= 21,334.",
     why="""The SDK refuses non-streaming requests that could take longer than ten minutes (3600 s x
     max_tokens / 128,000 > 600 s, i.e. max_tokens >= 21,334, or above 8,192 for the Claude Opus 4/4.1
@@ -213,7 +252,10 @@ LONG_REQUEST_WITHOUT_STREAM = define(
 )
 
 SHORT_TIMEOUT = define(
-    "CD217", "short-timeout", C, W,
+    "CD217",
+    "short-timeout",
+    C,
+    W,
     "A read timeout below `min-timeout` (60 s) on a client or call that streams.",
     why="""An SDK timeout given as a number applies to connect, **read**, write and pool alike, and the read
     timeout applies to each read of the stream. When Claude thinks, calls a tool or the API is busy, the
@@ -232,21 +274,28 @@ SHORT_TIMEOUT = define(
 )
 
 OLD_HTTPX_OBJECT = define(
-    "CD218", "old-httpx-object", C, E,
+    "CD218",
+    "old-httpx-object",
+    C,
+    E,
     "An `httpx.Timeout`/`httpx.Client` passed to an SDK 1.x+ client (it wants `httpx2`).",
     why="""From anthropic 1.0 the SDK is built on `httpx2`, and it rejects objects from the old `httpx`
     package when the client is constructed: "TypeError: Invalid `timeout` argument; `httpx.Timeout`
-    is from the `httpx` package, but this SDK uses `httpx2`. Use `httpx2.Timeout` instead." (the same pattern for `http_client` and `httpx.Client`).""",
+    is from the `httpx` package, but this SDK uses `httpx2`. Use `httpx2.Timeout` instead." (the same
+    pattern for `http_client` and `httpx.Client`).""",
     fix="""Import from `httpx2` instead (`import httpx2`; `timeout=httpx2.Timeout(600, connect=5)`,
     `http_client=httpx2.Client(...)`), or use `anthropic.Timeout` / `anthropic.DefaultHttpxClient`.""",
     symptoms=(
-        "TypeError: Invalid `timeout` argument; `httpx.Timeout` is from the `httpx` package, but this SDK uses `httpx2`",
+        "TypeError: Invalid `timeout` argument; `httpx.Timeout` is from the `httpx` package",
         "TypeError: Invalid `http_client` argument",
     ),
 )
 
 REMOVED_SAMPLING_KWARG = define(
-    "CD219", "removed-sampling-kwarg", C, E,
+    "CD219",
+    "removed-sampling-kwarg",
+    C,
+    E,
     "`temperature`/`top_p`/`top_k` passed as keywords on an SDK that takes them only via `extra_body`.",
     why="""Since anthropic 1.0 `messages.create()` and `messages.stream()` no longer take the sampling
     parameters as keyword arguments: `TypeError: Messages.create() got an unexpected keyword argument
@@ -262,7 +311,10 @@ REMOVED_SAMPLING_KWARG = define(
 )
 
 RELAY_WITHOUT_ANTI_BUFFERING = define(
-    "CD220", "relay-without-anti-buffering", C, W,
+    "CD220",
+    "relay-without-anti-buffering",
+    C,
+    W,
     "A `text/event-stream` response without `X-Accel-Buffering: no` and `Cache-Control: no-cache`.",
     why="""When an app relays Claude's stream to browsers as server-sent events, nginx (proxy_buffering is
     on by default) and similar proxies and CDNs hold the response back and deliver it in one burst at the

@@ -54,14 +54,13 @@ def decode_source(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         utf8_error = exc
+    not_utf8 = Unreadable(f"not UTF-8 text (byte 0x{data[utf8_error.start]:02x} at offset {utf8_error.start})")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:
-        raise Unreadable(f"cannot decode ({exc})") from None
+    except SyntaxError:
+        raise not_utf8 from None
     if encoding.replace("-", "_").lower() in ("utf_8", "utf_8_sig"):
-        raise Unreadable(
-            f"not UTF-8 text (byte 0x{data[utf8_error.start]:02x} at offset {utf8_error.start})"
-        ) from None
+        raise not_utf8 from None
     try:
         return data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
@@ -120,8 +119,15 @@ def _silenced(hit: Hit, lines: list[bytes]) -> bool:
 def _finding(hit: Hit, path: str, lines: list[bytes]) -> Finding:
     line = lines[hit.line - 1] if hit.line <= len(lines) else b""
     column = len(line[: hit.col].decode("utf-8", "replace")) + 1
-    return Finding(hit.rule, hit.message, path=path, line=hit.line, column=column, fix=hit.fix,
-                   extra={"edits": hit.edits} if hit.edits else {})
+    return Finding(
+        hit.rule,
+        hit.message,
+        path=path,
+        line=hit.line,
+        column=column,
+        fix=hit.fix,
+        extra={"edits": hit.edits} if hit.edits else {},
+    )
 
 
 def check_file(path: Path, options: Options) -> FileResult:

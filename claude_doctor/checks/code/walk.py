@@ -11,8 +11,20 @@ from pathlib import Path
 SUFFIXES = (".py", ".ipynb")
 SKIP_DIRS = frozenset(
     {
-        ".venv", "venv", "site-packages", "node_modules", ".git", "__pycache__", ".tox", ".nox",
-        ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".hg", ".svn",
+        ".venv",
+        "venv",
+        "site-packages",
+        "node_modules",
+        ".git",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".ipynb_checkpoints",
+        ".hg",
+        ".svn",
     }
 )
 
@@ -50,8 +62,18 @@ def _git_files(folder: Path) -> list[Path] | None:
     """Tracked and untracked-but-not-ignored files under ``folder``; ``None`` outside a git work tree."""
     try:
         proc = subprocess.run(
-            ["git", "-C", str(folder), "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
-             *(f"*{suffix}" for suffix in SUFFIXES)],
+            [
+                "git",
+                "-C",
+                str(folder),
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+                "--",
+                *(f"*{suffix}" for suffix in SUFFIXES),
+            ],
             capture_output=True,
             timeout=60,
         )
