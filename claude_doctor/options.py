@@ -116,11 +116,16 @@ def finish(
     if opts.fmt == "human" and opts.verbose:
         for warning in report.warnings:
             click.echo(f"warning: {warning}", err=True)
-    for error in report.errors:
-        click.echo(f"claude-doctor: error: {error}", err=True)
     text = render(report, opts.fmt, color=opts.color, verbose=opts.verbose, quiet=opts.quiet)
     if text:
         click.echo(text, color=opts.color)
-    if report.errors:
+    exit_for(opts, kept, report.errors)
+
+
+def exit_for(opts: Settings, kept: list[Finding], errors: list[str]) -> None:
+    """Print the input errors and exit: 2 if there were any, else 1 for findings at or above --fail-on."""
+    for error in errors:
+        click.echo(f"claude-doctor: error: {error}", err=True)
+    if errors:
         sys.exit(2)
     sys.exit(1 if any(f.level >= opts.fail_on for f in kept) else 0)

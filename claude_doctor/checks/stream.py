@@ -117,6 +117,7 @@ class Exchange:
     saw_stop: bool = False
     saw_error: bool = False
     cut_mid_event: int = 0  # bytes of an event the stream ended inside
+    beta: bool = False  # the request enabled beta features, so unknown types are expected
     end: End | None = None
     findings: list[Finding] = field(default_factory=list)
     _once: dict[str, Occurrence] = field(default_factory=dict)
@@ -130,9 +131,6 @@ class Exchange:
         """2xx, or unknown status (a raw import)."""
         return self.status is None or 200 <= self.status < 300
 
-    @property
-    def beta(self) -> bool:
-        return bool(self.request and self.request.header("anthropic-beta"))
 
     def report(
         self,
@@ -835,7 +833,9 @@ class StreamAnalyzer:
         elif isinstance(record, Response):
             self._analysis(record.i).response(record)
         elif isinstance(record, Request):
-            self._analysis(record.i).ex.request = record
+            ex = self._analysis(record.i).ex
+            ex.request = record
+            ex.beta = record.header("anthropic-beta") is not None
         elif isinstance(record, End):
             return self._close(record.i, record)
         elif isinstance(record, Note):

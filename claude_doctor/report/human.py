@@ -13,6 +13,8 @@ _COLORS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "bl
 def location(finding: Finding) -> str:
     """Where a finding is, in the form each area's users know: ``path:line:col`` for code,
     ``path:cell 2:3:1`` in notebooks, ``path@event 12 (t=3.41s)`` for streams."""
+    if finding.path is None and finding.line is None and finding.event is None:
+        return ""
     path = finding.path or "<input>"
     if finding.exchange is not None:
         path += f"#{finding.exchange}"
@@ -39,8 +41,9 @@ def format_finding(finding: Finding, *, color: bool, with_fix: bool = True) -> s
         if color
         else (f"{finding.code} [{level.letter}]")
     )
-    where = click.style(location(finding), bold=True) if color else location(finding)
-    line = f"{where}: {code} {finding.message}"
+    where = location(finding)
+    where = click.style(where, bold=True) if color and where else where
+    line = f"{where}: {code} {finding.message}" if where else f"{code} {finding.message}"
     if with_fix:
         fix = click.style("fix:", fg="green") if color else "fix:"
         line += f"\n  {fix} {finding.fix_text}"

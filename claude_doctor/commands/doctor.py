@@ -1,0 +1,117 @@
+"""``claude-doctor [PATH]``: environment, code, secrets and recordings in one report."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..errors import DoctorError
+from ..findings import Area, Finding
+from ..options import Settings, exit_for, fail, finish, report_options, settings
+
+
+@click.command()
+@click.argument("path", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--live", is_flag=True, help="Also make one real streaming request and check it (costs a few tokens).")
+@click.option(
+    "--python",
+    "python",
+    metavar="PATH",
+    default=None,
+    help="Check the SDK installed for this interpreter (e.g. .venv/bin/python) instead of ours.",
+)
+@report_options
+@click.pass_context
+def doctor(ctx: click.Context, path: Path, live: bool, python: str | None, **options) -> None:
+    """Check a project: the environment it runs in (CD4xx), its code (CD2xx), its files for keys
+    (CD3xx) and the recordings under PATH/recordings (CD1xx). With --live, one real request too."""
+    if not path.is_dir():
+        fail(f"{path}: no such folder")
+    opts = settings(ctx, config_from=path, **options)
+    sections: dict[Area, tuple[list[Finding], str]] = {}
+    errors: list[str] = []
+    try:
+        sections[Area.ENV] = _environment(path, python, live, opts)
+    except (DoctorError, ValueError) as exc:
+        fail(str(exc))
+    sections[Area.CODE] = _code(path, opts, errors)
+    sections[Area.SECRETS] = _secrets(path, errors)
+    sections[Area.STREAM] = _streams(path, opts, errors)
+    findings = [f for found, _ in sections.values() for f in found]
+    if opts.fmt != "human":
+        finish(opts, findings, len(sections), errors)
+    from ..report.doctor import render_doctor
+
+    kept = {area: ([f for f in found if opts.selected(f)], note) for area, (found, note) in sections.items()}
+    click.echo(render_doctor(path, kept, opts.color, quiet=opts.quiet), color=opts.color)
+    exit_for(opts, [f for found, _ in kept.values() for f in found], errors)
+
+
+def _environment(path: Path, python: str | None, live: bool, opts: Settings) -> tuple[list[Finding], str]:
+    from ..checks.env import check_environment
+
+    findings, facts = check_environment(path, python)
+    note = " · ".join(
+        part
+        for part in (
+            f"anthropic {facts.sdk_version}" if facts.sdk_version else "no anthropic SDK",
+            facts.credential or "no key",
+            facts.base_url,
+        )
+        if part
+    )
+    if live:
+        findings += _live_probe(opts)
+    return findings, note
+
+
+def _live_probe(opts: Settings) -> list[Finding]:
+    from ..capture.live import probe
+
+    return probe(opts.config)
+
+
+def _code(path: Path, opts: Settings, errors: list[str]) -> tuple[list[Finding], str]:
+    from ..checks.code.checker import Options
+    from ..checks.code.runner import check_files, sdk_major
+    from ..checks.code.walk import collect_files
+
+    files, walk_errors = collect_files([path], opts.config.exclude, opts.config.root)
+    results = check_files(files, Options(min_timeout=opts.config.min_timeout, sdk_major=sdk_major()))
+    findings = [f for result in results for f in result.findings]
+    unreadable = [result.error for result in results if result.error]
+    checked = len(results) - len(unreadable)
+    note = f"{checked} Python file{'s' if checked != 1 else ''} and notebook{'s' if checked != 1 else ''}"
+    if unreadable:
+        note += f", {len(unreadable)} unreadable"
+    errors += walk_errors
+    return findings, note
+
+
+def _secrets(path: Path, errors: list[str]) -> tuple[list[Finding], str]:
+    from ..checks import secrets as scan
+
+    here = Path.cwd()
+    try:
+        os.chdir(path)
+        files = scan.git_files()
+        findings, scan_errors = scan.scan_files(files)
+        findings += scan.env_findings(files)
+    finally:
+        os.chdir(here)
+    findings = [f.at(path=str(path / f.path)) if f.path and not os.path.isabs(f.path) else f for f in findings]
+    errors += scan_errors
+    return findings, f"{len(files)} file{'s' if len(files) != 1 else ''} scanned for keys"
+
+
+def _streams(path: Path, opts: Settings, errors: list[str]) -> tuple[list[Finding], str]:
+    folder = path / "recordings"
+    if not folder.is_dir():
+        return [], "no recordings/ folder"
+    from .stream import check_paths
+
+    findings, count, stream_errors, _ = check_paths([str(folder)], opts.config)
+    errors += stream_errors
+    return findings, f"{count} recording{'s' if count != 1 else ''}"
