@@ -83,5 +83,5 @@ def test_installed_hook_blocks_a_commit_with_a_key_and_passes_placeholders(
     git(repo, "add", "app.py")
     proc = run(["git", "commit", "-q", "-m", "oops"], repo, hook_env)
     assert proc.returncode != 0
-    assert "app.py:1:39: CD301 [E] Anthropic API key sk-ant-api03-…" in proc.stdout
+    assert "app.py:1:39: CD301 [E] Anthropic API key sk-ant-api03-…" in proc.stdout + proc.stderr
     assert git(repo, "rev-list", "--count", "HEAD").strip() == "1"
