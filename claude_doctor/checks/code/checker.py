@@ -13,6 +13,7 @@ from .resolve import (
     Client,
     Const,
     Coroutine,
+    FastVisitor,
     Function,
     Resolver,
     Resource,
@@ -87,7 +88,7 @@ class _Run:
     clients: dict[int, Client] = field(default_factory=dict)
 
 
-class Checker(ast.NodeVisitor):
+class Checker(FastVisitor):
     """One module's CD2xx checks. ``source`` is the module's UTF-8 bytes (for columns and edits)."""
 
     def __init__(self, tree: ast.Module, source: bytes, options: Options) -> None:

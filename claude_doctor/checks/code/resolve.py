@@ -134,9 +134,47 @@ class Scope:
 
 
 UNKNOWN = ("unknown",)
+#: Leaf nodes with nothing to check below them.
+_LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
 
 
-class ScopeBuilder(ast.NodeVisitor):
+class FastVisitor(ast.NodeVisitor):
+    """``ast.NodeVisitor`` with the method lookup cached per node class and leaves skipped: both
+    passes walk every node of every file, so this is most of the checker's time."""
+
+    _dispatch: dict[type, object]
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._dispatch = {}
+
+    def visit(self, node: ast.AST) -> None:
+        kind = type(node)
+        try:
+            method = self._dispatch[kind]
+        except KeyError:
+            name = "visit_" + kind.__name__
+            method = getattr(type(self), name, None)
+            if method is getattr(ast.NodeVisitor, name, None):
+                method = None
+            self._dispatch[kind] = method
+        if method is not None:
+            method(self, node)
+        elif not isinstance(node, _LEAVES):
+            self.generic_visit(node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
+
+
+class ScopeBuilder(FastVisitor):
     """One pass that records every binding per scope; :class:`Resolver` evaluates them lazily."""
 
     def __init__(self, tree: ast.Module) -> None:
