@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..serve import Exchange, MockAPI, RecordedExchange
 
 
-def _speed(ctx: click.Context, param: click.Parameter, value: str) -> float:
+def parse_speed(ctx: click.Context, param: click.Parameter, value: str) -> float:
     """``--speed 2`` plays twice as fast; ``max`` drops every wait that is not a fault's own."""
     if value == "max":
         return math.inf
@@ -34,7 +34,7 @@ def _speed(ctx: click.Context, param: click.Parameter, value: str) -> float:
 @click.option("--fault", "faults", multiple=True, metavar="NAME[:ARG]", help="Inject a fault (see below).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
-@click.option("--speed", default="1", callback=_speed, metavar="1|2|…|max", help="Pace multiplier [1].")
+@click.option("--speed", default="1", callback=parse_speed, metavar="1|2|…|max", help="Pace multiplier [1].")
 @click.option(
     "--ping-interval",
     type=click.FloatRange(min=0, min_open=True),

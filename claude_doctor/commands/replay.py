@@ -1,0 +1,63 @@
+"""``claude-doctor replay FILE``: play a recording in the terminal at its recorded pace, then the
+findings summary for it."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import click
+
+from ..errors import DoctorError
+from ..options import fail, finish, report_options, settings
+from .serve import parse_speed
+
+
+@click.command()
+@click.argument("file", metavar="FILE")
+@click.option("--speed", default="1", callback=parse_speed, metavar="1|2|…|max", help="Pace multiplier [1].")
+@click.option(
+    "--view",
+    type=click.Choice(["text", "events", "raw"]),
+    default="text",
+    show_default=True,
+    help="text as a user saw it, one line per event, or the exact bytes (markers on stderr).",
+)
+@click.option(
+    "--idle-gap",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Mark (and report as CD102) silences longer than this [15].",
+)
+@report_options
+@click.pass_context
+def replay(ctx: click.Context, file: str, speed: float, view: str, idle_gap: float | None, **options) -> None:
+    """Play a recording (or an import: raw SSE, curl, HAR, vcrpy) at its recorded pace, marking long gaps,
+    pings, errors and where the stream broke; then list the findings. `-` reads standard input."""
+    from ..checks.stream import StreamAnalyzer
+    from ..recording import open_source
+    from ..replay import Player, ReplayOptions, Screen
+
+    opts = settings(ctx, **options)
+    if idle_gap is not None:
+        opts.config.idle_gap = idle_gap
+    try:
+        source = open_source(file)
+        analyzer = StreamAnalyzer(source.path, opts.config)
+        text_out = sys.stdout if opts.fmt == "human" and view != "raw" else sys.stderr
+        marks = sys.stderr if view == "raw" else text_out
+        screen = Screen(text_out, marks, color=opts.color and marks.isatty())
+        raw = sys.stdout.buffer if view == "raw" else None
+        player = Player(ReplayOptions(speed, view, opts.config.idle_gap, screen.color), screen, raw)
+        player.play(source.records, also=analyzer.add)
+    except DoctorError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail(f"{file}: replay interrupted")
+    except BrokenPipeError:
+        sys.exit(0)
+    screen.text("\n")
+    # With --view raw, stdout holds the body bytes: the summary goes to stderr with the markers.
+    with contextlib.redirect_stdout(sys.stderr if view == "raw" else sys.stdout):
+        finish(opts, analyzer.finish(), 1, warnings=source.warnings)
