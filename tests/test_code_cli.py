@@ -230,3 +230,12 @@ def test_explain_quotes_the_error_users_see(code):
 def test_explain_is_found_by_the_exception_text():
     result = run_cli("explain", "CD202")
     assert "'AsyncMessageStreamManager' object does not support the context manager protocol" in result.stdout
+
+
+def test_hardcoded_key_is_reported_by_code_too(tmp_path):
+    pytest.importorskip("claude_doctor.checks.secrets")
+    key = "sk-ant-api03-" + "Xy7Qz" * 18 + "Abc" + "AA"  # built at run time: no key in this repository
+    path = write(tmp_path, f'from anthropic import Anthropic\n\nclient = Anthropic(api_key="{key}")\n')
+    result = check(path)
+    assert found(result) == [("CD301", 3)]
+    assert key not in result.stdout

@@ -172,3 +172,38 @@ def test_sse_relays_without_anti_buffering_headers(tmp_path):
             return StreamingResponse(gen(), media_type="application/x-ndjson")
     """
     assert lint(tmp_path, source) == [("CD220", 13), ("CD220", 18), ("CD220", 27), ("CD220", 38)]
+
+
+def test_sse_relays_with_headers_added_later_stay_silent(tmp_path):
+    source = """
+        from flask import Response
+        from fastapi.responses import StreamingResponse
+
+
+        def flask_tuple():
+            return Response(gen(), mimetype="text/event-stream"), 200, {
+                "X-Accel-Buffering": "no",
+                "Cache-Control": "no-cache",
+            }
+
+
+        async def built_headers():
+            headers = {"Cache-Control": "no-cache"}
+            headers["X-Accel-Buffering"] = "no"
+            return StreamingResponse(gen(), media_type="text/event-stream", headers=headers)
+
+
+        async def updated():
+            response = StreamingResponse(gen(), media_type="text/event-stream")
+            response.headers.update({"X-Accel-Buffering": "no", "Cache-Control": "no-store"})
+            return response
+
+
+        async def from_elsewhere(extra):
+            return StreamingResponse(gen(), media_type="text/event-stream", headers=extra)
+
+
+        def flask_missing_one():
+            return Response(gen(), mimetype="text/event-stream"), 200, {"Cache-Control": "no-cache"}
+    """
+    assert lint(tmp_path, source) == [("CD220", 29)]

@@ -75,7 +75,8 @@ class _Relay:
     call: ast.Call
     content_type_kwargs: tuple[str, ...]
     scope: Scope
-    var: str | None = None
+    var: str | None = None  #: the name the response is assigned to, for later header writes
+    extra: list[tuple[str | None, str | None]] = field(default_factory=list)  #: Flask ``(body, status, headers)``
 
 
 @dataclass
@@ -228,6 +229,18 @@ class Checker(FastVisitor):
                     relay.var = node.targets[0].id
         for target in node.targets:
             self._record_header_write(target, node.value)
+
+    def visit_Tuple(self, node: ast.Tuple) -> None:
+        """Flask's ``return Response(...), 200, {headers}`` adds headers to the response."""
+        self.generic_visit(node)
+        relay = next((r for r in self._relays if node.elts and r.call is node.elts[0]), None)
+        if relay is None:
+            return
+        for element in node.elts[1:]:
+            if isinstance(element, ast.Constant):
+                continue
+            pairs = self._dict_pairs(element)
+            relay.extra.extend(pairs.items() if pairs is not None else [(None, None)])
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if isinstance(node.ctx, ast.Load):
@@ -682,12 +695,14 @@ class Checker(FastVisitor):
             self._write_header(target.value.id, "content-type", value)
 
     def _record_header_update(self, call: ast.Call) -> None:
-        """``resp.headers.update({...})``: every literal key, or an unknown write."""
+        """``resp.headers.update({...})`` or ``headers.update({...})``: every literal key, or an unknown write."""
         func = call.func
-        if not (isinstance(func, ast.Attribute) and func.attr == "update" and isinstance(func.value, ast.Attribute)):
+        if not (isinstance(func, ast.Attribute) and func.attr == "update"):
             return
-        owner = func.value.value
-        if func.value.attr != "headers" or not isinstance(owner, ast.Name):
+        owner = func.value
+        if isinstance(owner, ast.Attribute) and owner.attr == "headers":
+            owner = owner.value
+        if not isinstance(owner, ast.Name):
             return
         pairs = self._dict_pairs(call.args[0]) if len(call.args) == 1 and not call.keywords else None
         if pairs is None:
@@ -737,7 +752,10 @@ class Checker(FastVisitor):
         headers = self._dict_pairs(arg.value, relay.scope) if arg else {}
         if headers is None or has_star_kwargs(relay.call):
             return None
-        for key, value in self._header_writes.get((id(relay.scope), relay.var or "\0"), []):
+        writes = [*self._header_writes.get((id(relay.scope), relay.var or "\0"), []), *relay.extra]
+        if arg is not None and isinstance(arg.value, ast.Name):
+            writes += [w for (_, name), found in self._header_writes.items() if name == arg.value.id for w in found]
+        for key, value in writes:
             if key is None:
                 return None
             headers[key] = value

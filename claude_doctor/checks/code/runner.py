@@ -145,6 +145,10 @@ def check_file(path: Path, options: Options) -> FileResult:
         return FileResult(shown, check_source(text, shown, options), lines=text.count("\n") + 1)
     except Unreadable as exc:
         return FileResult(shown, error=f"{shown}: {exc}")
+    except RecursionError:
+        return FileResult(shown, error=f"{shown}: too deeply nested to check")
+    except Exception as exc:  # one file must not end the run; a bug report needs the file and the error
+        return FileResult(shown, error=f"{shown}: internal error in claude-doctor ({type(exc).__name__}: {exc})")
 
 
 def check_files(paths: list[Path], options: Options, jobs: int | None = None) -> list[FileResult]:
