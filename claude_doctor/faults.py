@@ -69,7 +69,14 @@ class Faults:
     @property
     def events_needed(self) -> bool:
         """Whether the body must be cut at event boundaries (not replayed chunk for chunk)."""
-        return bool(self.truncate or self.reorder or self.error_event or self.max_tokens or self.bad_json)
+        return bool(
+            self.truncate is not None
+            or self.reorder
+            or self.error_event
+            or self.max_tokens
+            or self.bad_json
+            or self.no_pings
+        )
 
     def describe(self) -> str:
         return ", ".join(self.given) if self.given else "none"

@@ -447,6 +447,9 @@ def apply_event_faults(reply: Reply, faults: Faults, max_tokens: int) -> None:
         _max_tokens(reply, max_tokens)
     if not reply.event_stream:
         return
+    if faults.no_pings:
+        reply.pieces = [p for p in reply.pieces if p.event != "ping"]
+        reply.middle = _middle(reply.pieces)
     if faults.bad_json:
         _bad_json(reply)
     if faults.reorder:

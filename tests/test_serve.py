@@ -17,9 +17,11 @@ import httpx
 import pytest
 
 from claude_doctor.capture.live import Capture, capture
+from claude_doctor.checks.stream import check_source
+from claude_doctor.config import Config
 from claude_doctor.errors import UsageProblem
 from claude_doctor.faults import FAULTS, Faults, parse_faults
-from claude_doctor.recording import Chunk, RecordingWriter, open_source
+from claude_doctor.recording import Chunk, RecordingWriter, open_source, read_recording
 from claude_doctor.serve import MockAPI, ServeOptions, running
 
 from .conftest import RECORDINGS, ROOT
@@ -165,6 +167,40 @@ def test_replays_recorded_exchanges_in_turn() -> None:
         second = fetch(url)
     assert (first.status, second.status) == (429, 200)
     assert dict(first.headers)["retry-after"]
+
+
+@pytest.mark.parametrize(
+    ("faults", "codes"),
+    [
+        ([], []),
+        (["reorder"], ["CD105"]),
+        (["truncate:5"], ["CD104"]),
+        (["error-event"], ["CD108"]),
+        (["max-tokens"], ["CD106"]),
+        (["bad-json"], ["CD117"]),
+        (["reset"], ["CD104"]),
+        (["split:3"], []),
+        (["no-pings"], ["CD102"]),
+        (["status:529"], ["CD111"]),
+    ],
+)
+def test_faults_apply_to_a_replayed_recording(faults: list[str], codes: list[str]) -> None:
+    recording = open_source(str(RECORDINGS / "clean-tool-use.jsonl"))
+    with running(faults, recording=recording, ping_interval=0.2) as url:  # no-pings pauses 0.4 s
+        sink = io.BytesIO()
+        body = b'{"model":"m","max_tokens":500,"stream":true,"messages":[]}'
+        capture(
+            f"{url}/v1/messages", [("x-api-key", "k"), ("anthropic-version", "1")], body, RecordingWriter(sink, "live")
+        )
+    source = read_recording(io.BytesIO(sink.getvalue()), "replayed.jsonl")
+    assert sorted({f.code for f in check_source(source, Config(idle_gap=0.3))}) == codes
+
+
+def test_no_pings_strips_recorded_pings() -> None:
+    recording = open_source(str(RECORDINGS / "clean-pings-keep-alive.jsonl"))
+    with running(["no-pings"], recording=recording, ping_interval=0.1) as url:
+        result = fetch(url)
+    assert b"event: ping" not in result.body and b"message_stop" in result.body
 
 
 @pytest.mark.parametrize(
