@@ -185,7 +185,8 @@ def build_message(body: dict) -> dict:
             }
         )
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("name")]
-    use_tool = tools and (body.get("tool_choice") or {}).get("type") != "none"
+    choice = body.get("tool_choice")
+    use_tool = tools and not (isinstance(choice, dict) and choice.get("type") == "none")
     text = f"Hello from claude-doctor serve — a mock of the Messages API (café, naïve, 😀). You said: {said}"
     if use_tool:
         text = f"I'll call {tools[0]['name']} — one moment."
@@ -325,7 +326,7 @@ def recorded_reply(exchange: RecordedExchange, events_needed: bool) -> Reply:
     """A recorded answer with its recorded timing; cut per SSE event when a fault needs events."""
     response = exchange.response
     if response is None:
-        return Reply(502, [], [Piece(b"", kind="reset")], event_stream=False)
+        return Reply(0, [], [], event_stream=False)  # status 0: the recording has no answer, reset at once
     headers = [(k, v) for k, v in response.headers if k.lower() not in HOP_BY_HOP]
     event_stream = response.content_type == "text/event-stream"
     pieces = _event_pieces(exchange) if events_needed and event_stream else _chunk_pieces(exchange)
@@ -524,6 +525,9 @@ class _Sender:
     async def send(self) -> str:
         loop = asyncio.get_running_loop()
         await asyncio.sleep(self._scaled(self.reply.head_wait))
+        if self.reply.status == 0:
+            self._reset()
+            return "reset"
         self.response = web.StreamResponse(status=self.reply.status, headers=self.reply.headers)
         if self.reply.event_stream:
             self.response.enable_chunked_encoding()
@@ -690,7 +694,7 @@ class MockAPI:
         seconds = time.monotonic() - started
         digest = sender.digest.hexdigest()
         self._log(Exchange(request.method, request.path, reply.status, stream, sender.events, seconds, outcome, digest))
-        return sender.response or web.Response(status=reply.status)
+        return sender.response or web.Response(status=502)  # never sent: the connection is already gone
 
     async def _plan(self, request: web.Request, number: int) -> tuple[Reply, bool, int]:
         body, problem = await _read_body(request)

@@ -302,3 +302,16 @@ def test_cli_unreadable_recording_is_a_one_line_error(cli, tmp_path) -> None:
     bad.write_text(json.dumps({"k": "meta", "format": "claude-doctor/recording", "v": 1}) + "\n{not json\n")
     result = cli("serve", str(bad))
     assert result.code == 2 and "bad.jsonl" in result.stderr and result.stderr.strip().count("\n") == 0
+
+
+def test_a_recorded_connection_failure_replays_as_a_reset_before_any_header(tmp_path) -> None:
+    path = tmp_path / "refused.jsonl"
+    lines = [
+        {"k": "meta", "format": "claude-doctor/recording", "v": 1, "source": "hand", "redacted": []},
+        {"k": "request", "i": 0, "t": 0.0, "method": "POST", "url": "https://api.anthropic.com/v1/messages"},
+        {"k": "end", "i": 0, "t": 0.1, "reason": "error", "error": "ConnectError"},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with running(recording=open_source(str(path))) as url:
+        result = fetch(url)
+    assert result.status is None and result.step == "HTTP" and "reset" in result.error.lower()
