@@ -89,15 +89,18 @@ class SSEDecoder:
         self._pos = 0  # body offset of _buf[0]
         self._started = False
         self._any_cr = False
+        self._lf_ends_cr = False  # the input so far ended in CR: a leading LF completes that CRLF
         self._last_t: float | None = None
         self._overflow = False  # the current line outgrew the cap and is being skipped
+        self._id: bytes | None = None  # the last event ID buffer: kept across events, as the spec says
         self._reset_pending()
 
     def _reset_pending(self) -> None:
         self._name: bytes | None = None
         self._data: list[bytes] = []
         self._data_size = 0
-        self._id: bytes | None = None
+        self._data_at: list[int] = []  # body offset of each data value, for invalid-UTF-8 offsets
+        self._name_at = 0
         self._retry: int | None = None
         self._start: int | None = None
         self._oversize = False
@@ -122,11 +125,19 @@ class SSEDecoder:
                 self._pos = 3
         if not self._any_cr and b"\r" in chunk:
             self._any_cr = True
+        if self._lf_ends_cr:  # a CRLF split across chunks: its CR already ended the line
+            self._lf_ends_cr = False
+            if buf[:1] == b"\n":
+                del buf[:1]
+                self._pos += 1
         out: list[SSEEvent] = []
+        # what was in the buffer before this chunk holds no line terminator, so only the new bytes
+        # need searching: a long line costs O(n), not O(n * cap)
+        scan_from = max(0, len(buf) - len(chunk))
         if self._any_cr:
-            self._take_any_eol(out, t, final=False)
+            self._take_any_eol(out, t, scan_from)
         else:
-            self._take_lf(out, t)
+            self._take_lf(out, t, scan_from)
         if len(buf) > self.max_event_bytes:
             self._skip_overlong_line()
         return out
@@ -135,13 +146,10 @@ class SSEDecoder:
         """End of input. Returns the unterminated remainder, if any; the spec discards it, we report it."""
         if not self._started and self._buf:
             self._started = True
-        out: list[SSEEvent] = []
-        if self._any_cr:
-            self._take_any_eol(out, self._last_t, final=True)  # a held-back final CR ends its line
         rest = bytes(self._buf)
         lines_complete = not rest and not self._overflow
         if rest and not self._overflow:
-            self._field(rest)
+            self._field(rest, self._pos)
         if self._overflow:
             self._oversize = True
         self._buf.clear()
@@ -155,23 +163,23 @@ class SSEDecoder:
 
     # -- line splitting ------------------------------------------------------------------------
 
-    def _take_lf(self, out: list[SSEEvent], t: float | None) -> None:
+    def _take_lf(self, out: list[SSEEvent], t: float | None, scan_from: int = 0) -> None:
         buf = self._buf
-        last = buf.rfind(b"\n")
+        last = buf.rfind(b"\n", scan_from)
         if last < 0:
             return
         lines = bytes(buf[:last]).split(b"\n")
         del buf[: last + 1]
         self._lines(lines, repeat(1), out, t)
 
-    def _take_any_eol(self, out: list[SSEEvent], t: float | None, final: bool) -> None:
+    def _take_any_eol(self, out: list[SSEEvent], t: float | None, scan_from: int = 0) -> None:
         buf = self._buf
         lines: list[bytes] = []
         terms: list[int] = []
         start = 0
-        for m in _ANY_EOL.finditer(buf):
-            if m.end() == len(buf) and m.group() == b"\r" and not final:
-                break  # a CR at the end may be the first half of a CRLF
+        for m in _ANY_EOL.finditer(buf, scan_from):
+            if m.end() == len(buf) and m.group() == b"\r":
+                self._lf_ends_cr = True  # a CR at the end may be the first half of a CRLF
             lines.append(bytes(buf[start : m.start()]))
             terms.append(m.end() - m.start())
             start = m.end()
@@ -206,40 +214,43 @@ class SSEDecoder:
             if self._start is None:
                 self._start = pos
             if line[0] != 0x3A:  # ":" starts a comment
-                self._field(line)
+                self._field(line, pos)
             pos += len(line) + term
         self._pos = pos
 
-    def _field(self, line: bytes) -> None:
+    def _field(self, line: bytes, at: int) -> None:
+        """One field line; ``at`` is its body offset."""
         if self._start is None:
             self._start = self._pos
         if line.startswith(b"data: "):
-            value = line[6:]
-            self._add_data(value)
+            self._add_data(line[6:], at + 6)
             return
         colon = line.find(b":")
         if colon < 0:
-            name, value = line, b""
+            name, value, skip = line, b"", len(line)
         else:
-            name, value = line[:colon], line[colon + 1 :]
+            name, value, skip = line[:colon], line[colon + 1 :], colon + 1
             if value[:1] == b" ":
                 value = value[1:]
+                skip += 1
         if name == b"data":
-            self._add_data(value)
+            self._add_data(value, at + skip)
         elif name == b"event":
             self._name = value
+            self._name_at = at + skip
         elif name == b"id":
             if b"\0" not in value:
                 self._id = value
         elif name == b"retry" and value.isdigit() and value.isascii():
             self._retry = int(value)
 
-    def _add_data(self, value: bytes) -> None:
+    def _add_data(self, value: bytes, at: int) -> None:
         self._data_size += len(value) + 1
         if self._data_size > self.max_event_bytes:
             self._oversize = True
             return
         self._data.append(value)
+        self._data_at.append(at)
 
     def _has_fields(self) -> bool:
         return bool(self._data) or self._name is not None or self._oversize
@@ -251,13 +262,13 @@ class SSEDecoder:
         if self._name is not None:
             name, bad = _decode(self._name)
             if bad is not None:
-                bad_at = start + bad
+                bad_at = self._name_at + bad
         data: str | None = None
         if self._data:
             raw = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
             data, bad = _decode(raw)
             if bad is not None and bad_at is None:
-                bad_at = _offset_in_body(self._data, bad, start)
+                bad_at = _offset_in_body(self._data, self._data_at, bad)
         self.events += 1
         return SSEEvent(
             self.events,
@@ -281,10 +292,13 @@ def _decode(raw: bytes) -> tuple[str, int | None]:
         return raw.decode("utf-8", "replace"), exc.start
 
 
-def _offset_in_body(parts: list[bytes], offset_in_joined: int, event_start: int) -> int:
-    """Approximate body offset of a byte inside joined data lines (exact for single-line data,
-    which is every event this API sends): the ``data: `` prefix is 6 bytes."""
-    return event_start + 6 + offset_in_joined
+def _offset_in_body(parts: list[bytes], offsets: list[int], offset_in_joined: int) -> int:
+    """Body offset of a byte inside data lines joined with ``\n``, from each line's own offset."""
+    for part, at in zip(parts, offsets):
+        if offset_in_joined <= len(part):
+            return at + offset_in_joined
+        offset_in_joined -= len(part) + 1
+    return offsets[-1] + len(parts[-1])
 
 
 def iter_events(chunks, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES):

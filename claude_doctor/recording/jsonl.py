@@ -15,6 +15,7 @@ from ..keys import redact_headers, redact_text
 from .model import FORMAT, VERSION, Chunk, End, Headers, Meta, Note, Record, Request, Response, Source
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
+_PIECE = 1 << 20
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -37,7 +38,7 @@ def read_recording(stream: IO[bytes], path: str) -> Source:
         source=str(obj.get("source") or "unknown"),
         recorded_at=obj.get("recorded_at"),
         tool=obj.get("tool"),
-        redacted=list(obj.get("redacted") or []),
+        redacted=[str(n) for n in obj["redacted"]] if isinstance(obj.get("redacted"), list) else [],
     )
     source = Source(path, "recording", meta, iter(()))
     source.records = _records(lines, path, source.warnings)
@@ -49,7 +50,15 @@ def _numbered_lines(stream: IO[bytes], path: str) -> Iterator[tuple[int, bytes, 
     number = 0
     while True:
         try:
-            line = stream.readline(MAX_LINE_BYTES + 1)
+            line = stream.readline(_PIECE)
+            if len(line) == _PIECE and not line.endswith(b"\n"):
+                # a long line: grow one buffer in place (readline(limit) of a huge line holds two copies)
+                line = bytearray(line)
+                while len(line) <= MAX_LINE_BYTES and not line.endswith(b"\n"):
+                    more = stream.readline(min(_PIECE, MAX_LINE_BYTES + 1 - len(line)))
+                    if not more:
+                        break
+                    line += more
         except OSError as exc:
             raise RecordingError(path, f"read failed: {exc.strerror or exc}") from None
         if not line:
