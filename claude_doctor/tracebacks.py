@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from dataclasses import dataclass
 
 import click
@@ -28,6 +29,9 @@ def _p(code: str, regex: str, says: str) -> Pattern:
 
 
 SDK_FRAME = r'File "[^"]*anthropic[/\\]'
+# the rest of that line and the indented frame lines after it, up to the exception line of the same
+# traceback (unindented); bounded, so a long log of many tracebacks stays linear
+SAME_TRACEBACK = r".*(?:\n[ \t].*)*\n"
 PATTERNS: tuple[Pattern, ...] = (
     _p(
         "CD214",
@@ -99,12 +103,12 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("CD117", r"Unable to parse tool parameter JSON from model", "A tool call's streamed JSON input was invalid."),
     _p(
         "CD105",
-        SDK_FRAME + r"lib[/\\]streaming[/\\].*(?:\n.*)*?\nIndexError: list index out of range",
+        SDK_FRAME + r"lib[/\\]streaming[/\\]" + SAME_TRACEBACK + r"IndexError: list index out of range",
         "The SDK's accumulator got a delta or stop for a block it never saw start.",
     ),
     _p(
         "CD113",
-        SDK_FRAME + r"_streaming\.py.*(?:\n.*)*?\n(?:json\.decoder\.)?JSONDecodeError",
+        SDK_FRAME + r"_streaming\.py" + SAME_TRACEBACK + r"(?:json\.decoder\.)?JSONDecodeError",
         "The stream had `data:` that is not JSON.",
     ),
     _p(
@@ -115,7 +119,7 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("CD113", r"UnicodeDecodeError: 'utf-8' codec can't decode byte", "The stream held bytes that are not UTF-8."),
     _p(
         "CD113",
-        r"__final_message_snapshot is not None|get_final_message\(\)(?:\n.*)*?\nAssertionError\s*$",
+        r"__final_message_snapshot is not None|get_final_message\b" + SAME_TRACEBACK + r"AssertionError\s*$",
         "The SDK never saw a message_start: a BOM or data-only events (CD113), a JSON answer to a stream "
         "request (CD115), or an empty stream (CD104).",
     ),
@@ -187,7 +191,8 @@ def diagnose(text: str) -> list[Match]:
     for pattern in PATTERNS:
         if pattern.code in found:
             continue
-        hit = pattern.regex.search(text)
+        # the last hit: in a chained traceback, the exception that was finally raised
+        hit = next(iter(deque(pattern.regex.finditer(text), maxlen=1)), None)
         if hit is None:
             continue
         rule = get_rule(pattern.code)

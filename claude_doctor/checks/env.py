@@ -44,7 +44,7 @@ def check_environment(
     root: Path, python: str | None = None, env: Mapping[str, str] | None = None
 ) -> tuple[list[Finding], EnvFacts]:
     """Every environment finding for a project at ``root`` run by ``python`` (default: this one)."""
-    env = os.environ if env is None else env
+    env = dict(os.environ if env is None else env)  # a copy: check_proxy swaps os.environ for it
     facts = EnvFacts(interpreter=python or sys.executable)
     findings = [
         *check_sdk(facts, python),

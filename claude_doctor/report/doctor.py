@@ -10,8 +10,8 @@ import click
 
 from .. import __version__
 from ..findings import Area, Finding, Severity
-from . import Report, sort_key
-from .human import format_finding, summary_line
+from . import sort_key
+from .human import format_finding
 
 ORDER = (Area.ENV, Area.CODE, Area.SECRETS, Area.STREAM)
 
@@ -55,7 +55,11 @@ def render_doctor(root: Path, sections: dict[Area, tuple[list[Finding], str]], c
         lines += ["", click.style(area.title, bold=True) if color else area.title]
         lines += ["  " + format_finding(f, color=color, with_fix=not quiet).replace("\n", "\n  ") for f in findings]
     every = [f for found, _ in sections.values() for f in found]
-    lines += ["", summary_line(Report(every, len(sections))).replace(" in 4 files", "")]
+    if every:  # the area lines above say what was checked; the shared summary's file count would be wrong
+        total = len(every)
+        lines += ["", f"Found {total} problem{'s' if total != 1 else ''}: {_counts(every)}."]
+    else:
+        lines += ["", "All clear: no problems found."]
     if every:
         lines.append("Run `claude-doctor explain CODE` for the full story of any rule.")
     return "\n".join(lines)
