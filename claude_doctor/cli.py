@@ -28,7 +28,18 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+_GROUP_ONLY = frozenset({"-h", "--help", "-V", "--version"})
+
+
 class LazyGroup(click.Group):
+    """Subcommands import on use; with no subcommand named, the arguments belong to ``doctor``, so
+    ``claude-doctor``, ``claude-doctor src/ --live`` and ``claude-doctor doctor src/`` are the same."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not any(arg in COMMANDS or arg in _GROUP_ONLY for arg in args):
+            args = ["doctor", *args]
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name, (module, _, _) in COMMANDS.items() if importlib.util.find_spec(module)]
 
@@ -45,16 +56,15 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="claude-doctor")
 @report_options
 @click.pass_context
 def main(ctx: click.Context, **options) -> None:
     """Find and explain what breaks Claude streaming: in your environment, your code, your
-    repository and your recorded streams. With no command, runs `doctor` on the current folder."""
+    repository and your recorded streams. With no command, runs `doctor` (on PATH, default the
+    current folder)."""
     ctx.ensure_object(dict)["options"] = options
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(main.get_command(ctx, "doctor"))
 
 
 def run() -> None:

@@ -14,6 +14,9 @@ KEY_RE = re.compile(
 )
 #: Anything that starts like a key, for redaction, which must err on the side of hiding.
 KEYISH_RE = re.compile(r"sk-ant-[A-Za-z0-9_-]{8,}")
+KEYISH_BYTES_RE = re.compile(rb"sk-ant-[A-Za-z0-9_-]{8,}")
+#: the end of a byte string that may be the start of a key continued in the next chunk
+KEY_START_AT_END_RE = re.compile(rb"s(?:k(?:-(?:a(?:n(?:t(?:-[A-Za-z0-9_-]*)?)?)?)?)?)?\Z")
 
 CREDENTIAL_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"})
 #: What the recording writer leaves in place of a credential value (recording-format.md rule 3).
@@ -60,6 +63,38 @@ def redact_text(text: str) -> str:
     if "sk-ant-" not in text:
         return text
     return KEYISH_RE.sub(lambda m: redacted_value(m.group(0)), text)
+
+
+def redact_pieces(pieces: list[bytes]) -> list[bytes]:
+    """Redact keys in the concatenation of ``pieces`` (consecutive chunks) while keeping each piece's
+    boundaries: a key that spans pieces is replaced inside the piece where it starts, so no piece
+    carries any part of it."""
+    joined = b"".join(pieces)
+    if b"sk-ant-" not in joined:
+        return pieces
+    ends = []
+    total = 0
+    for piece in pieces:
+        total += len(piece)
+        ends.append(total)
+    out = [bytearray() for _ in pieces]
+
+    def spread(start: int, stop: int) -> None:
+        begin = 0
+        for k, end in enumerate(ends):
+            lo, hi = max(start, begin), min(stop, end)
+            if lo < hi:
+                out[k] += joined[lo:hi]
+            begin = end
+
+    pos = 0
+    for match in KEYISH_BYTES_RE.finditer(joined):
+        spread(pos, match.start())
+        owner = next(k for k, end in enumerate(ends) if match.start() < end)
+        out[owner] += redacted_value(match.group().decode("ascii")).encode("ascii")
+        pos = match.end()
+    spread(pos, len(joined))
+    return [bytes(piece) for piece in out]
 
 
 def redact_headers(headers: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], set[str]]:

@@ -113,10 +113,11 @@ def finish(
     """Filter, print and exit with the contract's status."""
     kept = [f for f in findings if opts.selected(f)]
     report = Report(kept, files, list(errors), list(warnings))
-    if opts.fmt == "human" and opts.verbose:
+    if opts.fmt == "human":
         for warning in report.warnings:
-            click.echo(f"warning: {warning}", err=True)
-    text = render(report, opts.fmt, color=opts.color, verbose=opts.verbose, quiet=opts.quiet)
+            click.echo(f"claude-doctor: warning: {warning}", err=True)
+    nothing_read = report.errors and not report.files
+    text = "" if nothing_read else render(report, opts.fmt, color=opts.color, verbose=opts.verbose, quiet=opts.quiet)
     if text:
         click.echo(text, color=opts.color)
     exit_for(opts, kept, report.errors)

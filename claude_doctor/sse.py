@@ -22,35 +22,56 @@ DEFAULT_MAX_EVENT_BYTES = 32 * 1024 * 1024
 
 
 class SSEEvent:
-    """One dispatched event. ``offset``/``end`` are byte offsets in the body (after a stripped BOM's
-    3 bytes are counted, so offsets match the raw bytes), ``t`` is the arrival time of the chunk that
-    completed it, ``number`` counts dispatched events from 1."""
+    """One dispatched event. ``offset``/``end`` are byte offsets in the body (a stripped BOM's 3 bytes
+    are counted, so offsets match the raw bytes), ``t`` is the arrival time of the chunk that completed
+    it, ``number`` counts dispatched events from 1. ``raw`` is the data as bytes (lines joined with LF);
+    ``data`` decodes it on demand, so the hot path can hand bytes straight to a JSON parser."""
 
-    __slots__ = ("data", "end", "id", "invalid_utf8_at", "name", "number", "offset", "oversize", "retry", "t")
+    __slots__ = ("_data_at", "_name_bad_at", "end", "id", "name", "number", "offset", "oversize", "raw", "retry", "t")
 
     def __init__(
         self,
         number: int,
         name: str | None,
-        data: str | None,
+        raw: bytes | None,
         offset: int,
         end: int,
         t: float | None,
         id: str | None = None,
         retry: int | None = None,
-        invalid_utf8_at: int | None = None,
         oversize: bool = False,
+        data_at: list[int] | None = None,
+        name_bad_at: int | None = None,
     ) -> None:
         self.number = number
         self.name = name
-        self.data = data
+        self.raw = raw
         self.offset = offset
         self.end = end
         self.t = t
         self.id = id
         self.retry = retry
-        self.invalid_utf8_at = invalid_utf8_at
         self.oversize = oversize
+        self._data_at = data_at
+        self._name_bad_at = name_bad_at
+
+    @property
+    def data(self) -> str | None:
+        """The data as text; invalid UTF-8 becomes U+FFFD, as the spec says."""
+        return None if self.raw is None else self.raw.decode("utf-8", "replace")
+
+    @property
+    def invalid_utf8_at(self) -> int | None:
+        """Body offset of the first byte that is not UTF-8, in the name or the data; ``None`` if valid."""
+        if self._name_bad_at is not None:
+            return self._name_bad_at
+        if self.raw is None:
+            return None
+        try:
+            self.raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _offset_in_body(self.raw.split(b"\n"), self._data_at or [self.offset], exc.start)
+        return None
 
     def __repr__(self) -> str:
         data = self.data if self.data is None or len(self.data) < 60 else self.data[:57] + "..."
@@ -198,23 +219,26 @@ class SSEDecoder:
     # -- fields and dispatch -------------------------------------------------------------------
 
     def _lines(self, lines: list[bytes], terms, out: list[SSEEvent], t: float | None) -> None:
+        """The hot loop: ``data: `` and ``event: `` lines (all the API sends) are handled inline."""
         pos = self._pos
         for line, term in zip(lines, terms):
             if self._overflow:  # the tail of a line we already gave up on
                 self._overflow = False
-                pos += len(line) + term
-                continue
-            if not line:
+            elif not line:
                 if self._start is not None:
-                    if self._has_fields():
+                    if self._data or self._name is not None or self._oversize:
                         out.append(self._build(pos + term, t))
                     self._reset_pending()
-                pos += term
-                continue
-            if self._start is None:
-                self._start = pos
-            if line[0] != 0x3A:  # ":" starts a comment
-                self._field(line, pos)
+            else:
+                if self._start is None:
+                    self._start = pos
+                if line[:6] == b"data: ":
+                    self._add_data(line[6:], pos + 6)
+                elif line[:7] == b"event: ":
+                    self._name = line[7:]
+                    self._name_at = pos + 7
+                elif line[0] != 0x3A:  # ":" starts a comment
+                    self._field(line, pos)
             pos += len(line) + term
         self._pos = pos
 
@@ -257,39 +281,30 @@ class SSEDecoder:
 
     def _build(self, end: int, t: float | None) -> SSEEvent:
         start = self._start if self._start is not None else end
-        bad_at: int | None = None
         name: str | None = None
+        name_bad_at: int | None = None
         if self._name is not None:
-            name, bad = _decode(self._name)
-            if bad is not None:
-                bad_at = self._name_at + bad
-        data: str | None = None
-        if self._data:
-            raw = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
-            data, bad = _decode(raw)
-            if bad is not None and bad_at is None:
-                bad_at = _offset_in_body(self._data, self._data_at, bad)
+            try:
+                name = self._name.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                name = self._name.decode("utf-8", "replace")
+                name_bad_at = self._name_at + exc.start
+        data = self._data
+        raw = (data[0] if len(data) == 1 else b"\n".join(data)) if data else None
         self.events += 1
         return SSEEvent(
             self.events,
             name,
-            data,
+            raw,
             start,
             end,
             t,
-            id=_decode(self._id)[0] if self._id is not None else None,
-            retry=self._retry,
-            invalid_utf8_at=bad_at,
-            oversize=self._oversize,
+            self._id.decode("utf-8", "replace") if self._id is not None else None,
+            self._retry,
+            self._oversize,
+            self._data_at,
+            name_bad_at,
         )
-
-
-def _decode(raw: bytes) -> tuple[str, int | None]:
-    """Strict UTF-8, falling back to U+FFFD replacement (as the spec says) with the bad offset."""
-    try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        return raw.decode("utf-8", "replace"), exc.start
 
 
 def _offset_in_body(parts: list[bytes], offsets: list[int], offset_in_joined: int) -> int:

@@ -207,18 +207,17 @@ def test_key_in_request_body_chunk_url_error_and_note_is_redacted(tmp_path):
     assert objs[1]["json"] == {"prompt": "[REDACTED len=108]"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: chunks are redacted one at a time, so a key split across two chunks leaks its tail "
-    "(or the whole key when the split falls inside 'sk-ant-')",
-)
-@pytest.mark.parametrize("cut", [5, 30])
+@pytest.mark.parametrize("cut", [1, 5, 7, 30, 107])
 def test_key_split_across_chunks_is_redacted(tmp_path, cut):
     key = fake_key()
     data = f'data: {{"text":"{key}"}}\n\n'.encode()
     at = data.index(b"sk-ant-") + cut
     path = write(tmp_path / "r.jsonl", [data[:at], data[at:]])
-    assert key[40:].encode() not in path.read_bytes()
+    raw = path.read_bytes()
+    assert key[40:].encode() not in raw and key[13:20].encode() not in raw
+    chunks = [obj for obj in lines(path) if obj["k"] == "chunk"]
+    assert len(chunks) == 2  # both reads are still there, with their times
+    assert "".join(c["text"] for c in chunks) == data.decode().replace(key, "[REDACTED len=108]")
 
 
 # -- reading ---------------------------------------------------------------------------------------

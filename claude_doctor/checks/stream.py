@@ -78,7 +78,12 @@ OPUS_4_IDS = frozenset(
         "claude-opus-4-1@20250805",
     }
 )
+try:  # jiter comes with the SDK and parses twice as fast; the standard library is the fallback
+    from jiter import from_json as _jiter_from_json
+except ImportError:  # pragma: no cover - anthropic always brings it
+    _jiter_from_json = None
 MAX_ERROR_BODY = 64 * 1024
+_PLAIN_PINGS = (b'{"type": "ping"}', b'{"type":"ping"}')
 MAX_JSON_BODY = 8 * 1024 * 1024
 MAX_GAP_FINDINGS = 3
 
@@ -130,7 +135,6 @@ class Exchange:
     def ok(self) -> bool:
         """2xx, or unknown status (a raw import)."""
         return self.status is None or 200 <= self.status < 300
-
 
     def report(
         self,
@@ -213,6 +217,12 @@ def _error_message(body: bytes) -> tuple[str | None, str | None]:
         err = obj["error"]
         return str(err.get("type") or ""), str(err.get("message") or "")
     return None, None
+
+
+def _index(obj: dict) -> int | None:
+    """A block event's ``index`` when it is an integer; anything else (a string, an object) is no index."""
+    index = obj.get("index")
+    return index if type(index) is int else None
 
 
 def _body_excerpt(body: bytes) -> str:
@@ -406,6 +416,8 @@ class GrammarCheck(Check):
         self.closed: set[int] = set()
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
+        if kind == "content_block_delta" and _index(obj) in self.open and not self.stopped:
+            return  # the common case, by far
         if kind == "error":
             ex.saw_error = True
             err = obj.get("error") if isinstance(obj.get("error"), dict) else {}
@@ -456,7 +468,7 @@ class GrammarCheck(Check):
             self.next_index = max(self.next_index, index + 1)
 
     def _block_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
-        index = obj.get("index")
+        index = _index(obj)
         if index in self.open:
             if kind == "content_block_stop":
                 self.open.discard(index)
@@ -566,8 +578,14 @@ class StopReasonCheck(Check):
 # -- vocabulary (CD116) ---------------------------------------------------------------------------
 
 
+#: in ``Check.events``: also call ``on_event`` for event types the SDK does not know
+UNKNOWN_TYPES = "*"
+
+
 class VocabularyCheck(Check):
-    """Types the non-beta SDK does not know. Runs for every event (``events`` is checked separately)."""
+    """Types the non-beta SDK does not know."""
+
+    events = frozenset({"content_block_delta", "content_block_start", UNKNOWN_TYPES})
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
         if ex.beta:
@@ -610,6 +628,20 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def parse_json(text: str | bytes) -> object:
+    """Strict JSON (no NaN/Infinity), fast. Raises ValueError when ``text`` is not JSON (or, given
+    bytes, not UTF-8)."""
+    if _jiter_from_json is not None:
+        try:
+            return _jiter_from_json(text if isinstance(text, bytes) else text.encode(), allow_inf_nan=False)
+        except ValueError:
+            pass  # jiter is stricter than JSON in corners (lone surrogate escapes): let json decide
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class ToolJsonCheck(Check):
     events = frozenset({"content_block_start", "content_block_delta", "content_block_stop"})
 
@@ -617,7 +649,7 @@ class ToolJsonCheck(Check):
         self.buffers: dict[int, list[str]] = {}
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
-        index = obj.get("index")
+        index = _index(obj)
         if kind == "content_block_start":
             block = obj.get("content_block")
             if isinstance(block, dict) and block.get("type") in _TOOL_BLOCKS and isinstance(index, int):
@@ -635,7 +667,7 @@ class ToolJsonCheck(Check):
         if not text.strip():
             return  # empty input means {}
         try:
-            json.loads(text, parse_constant=_reject_constant)
+            parse_json(text)
         except ValueError as exc:
             shown = text if len(text) <= 80 else text[:77] + "…"
             ex.report(
@@ -665,8 +697,7 @@ class _ExchangeAnalysis:
         self.ex = ex
         self.checks = [cls() for cls in CHECKS]
         self.decoder = SSEDecoder()
-        self.vocabulary = next(c for c in self.checks if isinstance(c, VocabularyCheck))
-        self.routes: dict[str, list[Callable]] = {}
+        self.routes: dict[str, list[Callable]] = {kind: [] for kind in KNOWN_EVENTS | {UNKNOWN_TYPES}}
         for check in self.checks:
             for kind in check.events:
                 self.routes.setdefault(kind, []).append(check.on_event)
@@ -708,13 +739,6 @@ class _ExchangeAnalysis:
         ex = self.ex
         ex.events += 1
         ex.last_event = ev
-        if ev.invalid_utf8_at is not None:
-            ex.once(
-                "utf8",
-                SSE_FRAMING,
-                f"Invalid UTF-8 at byte {ev.invalid_utf8_at}; the SDK raises UnicodeDecodeError.",
-                event=ev,
-            )
         if ev.oversize:
             ex.once(
                 "oversize",
@@ -723,23 +747,21 @@ class _ExchangeAnalysis:
                 event=ev,
             )
             return
-        if ev.data is None:
+        raw = ev.raw
+        if raw is None:
             ex.once("no-data", SSE_FRAMING, f"Event {ev.name!r} has no data line; the SDK drops it.", event=ev)
             return
         name = ev.name
-        if name == "ping" and ev.data in ('{"type": "ping"}', '{"type":"ping"}'):
+        if name == "ping" and raw in _PLAIN_PINGS:
             return  # the common case, no JSON parse needed
+        if name is not None and "\ufffd" in name:
+            self._invalid_utf8(ev)
         try:
-            obj = json.loads(ev.data)
+            obj = parse_json(raw)
         except ValueError:
-            excerpt = ev.data if len(ev.data) <= 60 else ev.data[:57] + "…"
-            ex.once(
-                "not-json",
-                SSE_FRAMING,
-                f"Event {name!r} has data that is not JSON: {excerpt!r}; the SDK raises a bare json.JSONDecodeError.",
-                event=ev,
-            )
-            return
+            obj = self._unparsable(ev)
+            if obj is None:
+                return
         if not isinstance(obj, dict):
             ex.once("not-object", SSE_FRAMING, f"Event {name!r} has data that is not a JSON object.", event=ev)
             return
@@ -762,9 +784,35 @@ class _ExchangeAnalysis:
             )
             if not isinstance(kind, str):
                 return
-        self.vocabulary.on_event(ex, ev, kind, obj)
-        for handler in self.routes.get(kind, ()):
+        routes = self.routes
+        for handler in routes[kind] if kind in routes else routes[UNKNOWN_TYPES]:
             handler(ex, ev, kind, obj)
+
+    def _invalid_utf8(self, ev: SSEEvent) -> bool:
+        at = ev.invalid_utf8_at
+        if at is not None:
+            self.ex.once(
+                "utf8", SSE_FRAMING, f"Invalid UTF-8 at byte {at}; the SDK raises UnicodeDecodeError.", event=ev
+            )
+        return at is not None
+
+    def _unparsable(self, ev: SSEEvent) -> object | None:
+        """The slow path for data the fast parser refused: invalid UTF-8 (reported, then parsed with
+        replacement characters, as the SDK would not), or data that is not JSON at all."""
+        text = ev.data
+        if self._invalid_utf8(ev):
+            try:
+                return parse_json(text)
+            except ValueError:
+                pass
+        excerpt = text if len(text) <= 60 else text[:57] + "…"
+        self.ex.once(
+            "not-json",
+            SSE_FRAMING,
+            f"Event {ev.name!r} has data that is not JSON: {excerpt!r}; the SDK raises a bare json.JSONDecodeError.",
+            event=ev,
+        )
+        return None
 
     def end(self, end: End | None) -> list[Finding]:
         ex = self.ex
@@ -851,22 +899,30 @@ class StreamAnalyzer:
         self.findings.extend(found)
         return found
 
-    def finish(self) -> list[Finding]:
-        """Close exchanges that never got an ``end`` line (their end is unknown) and return all findings."""
+    def finish(self, warnings: list[str] | None = None) -> list[Finding]:
+        """Close exchanges that never got an ``end`` line (their end is unknown: the capture was cut
+        off, which is said in ``warnings``) and return all findings."""
         for i in sorted(self.open):
+            if warnings is not None:
+                warnings.append(
+                    f"{self.path}: exchange {i} has no end line, so how its stream ended is unknown "
+                    "(was the capture cut off?)"
+                )
             self._close(i, None)
         if len(self.exchanges) <= 1:
             self.findings = [f.at(exchange=None) for f in self.findings]
         return self.findings
 
 
-def check_records(records: Iterable[Record], path: str, config: Config) -> list[Finding]:
+def check_records(
+    records: Iterable[Record], path: str, config: Config, warnings: list[str] | None = None
+) -> list[Finding]:
     analyzer = StreamAnalyzer(path, config)
     for record in records:
         analyzer.add(record)
-    return analyzer.finish()
+    return analyzer.finish(warnings)
 
 
 def check_source(source: Source, config: Config) -> list[Finding]:
-    """Every CD1xx finding in an opened recording or import."""
-    return check_records(source.records, source.path, config)
+    """Every CD1xx finding in an opened recording or import; read problems go to ``source.warnings``."""
+    return check_records(source.records, source.path, config, source.warnings)

@@ -11,10 +11,12 @@ from typing import IO, Any
 
 from .. import __version__
 from ..errors import RecordingError
-from ..keys import redact_headers, redact_text
+from ..keys import KEY_START_AT_END_RE, redact_headers, redact_pieces, redact_text
 from .model import FORMAT, VERSION, Chunk, End, Headers, Meta, Note, Record, Request, Response, Source
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
+MAX_KEY_BYTES = 256  # longer than any key shape
+MAX_HELD_BYTES = 1024 * 1024  # past this a "key" is not one: write it out
 _PIECE = 1 << 20
 
 
@@ -196,6 +198,7 @@ class RecordingWriter:
             "+00:00", "Z"
         )
         self._meta_written = False
+        self._held: dict[int, list[tuple[float | None, bytes]]] = {}  # chunks that may end inside a key
 
     def _write(self, obj: dict) -> None:
         self._stream.write(_dumps(obj))
@@ -254,13 +257,31 @@ class RecordingWriter:
         )
 
     def chunk(self, i: int, t: float | None, data: bytes) -> None:
+        """Write a chunk. One whose end could be the start of a key waits for the next chunk of its
+        exchange, so that a key split across chunks is still found and redacted whole."""
         self._meta(set())
-        self._write({"k": "chunk", "i": i, "t": _round(t), **_chunk_fields(data)})
+        held = self._held.setdefault(i, [])
+        held.append((t, data))
+        tail = b"".join(d for _, d in held[-3:])[-MAX_KEY_BYTES:]
+        if KEY_START_AT_END_RE.search(tail) and sum(len(d) for _, d in held) < MAX_HELD_BYTES:
+            return
+        self._release(i)
+
+    def _release(self, i: int) -> None:
+        held = self._held.pop(i, [])
+        for (t, _), data in zip(held, redact_pieces([d for _, d in held]), strict=True):
+            self._write({"k": "chunk", "i": i, "t": _round(t), **_chunk_fields(data)})
+
+    def flush(self) -> None:
+        """Write every held chunk (the writer's owner calls this, or ``end``, before closing)."""
+        for i in list(self._held):
+            self._release(i)
 
     def end(
         self, i: int, t: float | None, reason: str, error: str | None = None, error_type: str | None = None
     ) -> None:
         self._meta(set())
+        self._release(i)
         obj: dict[str, Any] = {"k": "end", "i": i, "t": _round(t), "reason": reason}
         if error is not None:
             obj["error"] = redact_text(error)
@@ -274,8 +295,7 @@ class RecordingWriter:
 
 
 def _chunk_fields(data: bytes) -> dict[str, str]:
-    if b"sk-ant-" in data:
-        data = redact_text(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+    """``text`` when the bytes are UTF-8 on their own, else ``b64``; the bytes come redacted."""
     try:
         return {"text": data.decode("utf-8")}
     except UnicodeDecodeError:
@@ -288,7 +308,7 @@ def _body_fields(body: bytes | None) -> dict[str, Any]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return _chunk_fields(body)
+        return _chunk_fields(redact_pieces([body])[0])
     text = redact_text(text)
     try:
         parsed = json.loads(text)

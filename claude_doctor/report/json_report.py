@@ -33,5 +33,6 @@ def render_json(report: Report) -> str:
         "findings": [finding_dict(f) for f in sorted(report.findings, key=sort_key)],
         "summary": summary,
         "errors": report.errors,
+        "warnings": report.warnings,
     }
     return json.dumps(payload, ensure_ascii=False, indent=2)
