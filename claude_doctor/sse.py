@@ -114,6 +114,8 @@ class SSEDecoder:
         self._last_t: float | None = None
         self._overflow = False  # the current line outgrew the cap and is being skipped
         self._id: bytes | None = None  # the last event ID buffer: kept across events, as the spec says
+        self._names: dict[bytes, str] = {}  # decoded event names
+        self._bad_name_at: int | None = None
         self._reset_pending()
 
     def _reset_pending(self) -> None:
@@ -185,13 +187,93 @@ class SSEDecoder:
     # -- line splitting ------------------------------------------------------------------------
 
     def _take_lf(self, out: list[SSEEvent], t: float | None, scan_from: int = 0) -> None:
+        """LF-only input: finish a pending event line by line, take whole events on the fast path, and
+        leave the lines of an event still in flight to the line-by-line path."""
         buf = self._buf
         last = buf.rfind(b"\n", scan_from)
         if last < 0:
             return
-        lines = bytes(buf[:last]).split(b"\n")
+        done = 0
+        if self._start is not None or self._overflow:
+            done = self._finish_pending(last, out, t)
+        if self._start is None and not self._overflow:  # no event in flight: whole events follow
+            cut = buf.rfind(b"\n\n", done, last + 1)
+            if cut >= done:
+                self._whole_events(bytes(buf[done:cut]).split(b"\n\n"), out, t)
+                done = cut + 2
+        if done <= last:
+            self._lines(bytes(buf[done:last]).split(b"\n"), repeat(1), out, t)
         del buf[: last + 1]
-        self._lines(lines, repeat(1), out, t)
+
+    def _finish_pending(self, last: int, out: list[SSEEvent], t: float | None) -> int:
+        """Take the lines up to and including the blank line that ends the pending event; returns how
+        many bytes that was (0 if its blank line has not arrived yet)."""
+        buf = self._buf
+        if buf[:1] == b"\n":
+            self._lines([b""], repeat(1), out, t)
+            return 1
+        j = buf.find(b"\n\n", 0, last + 1)
+        if j < 0:
+            return 0
+        self._lines([*bytes(buf[:j]).split(b"\n"), b""], repeat(1), out, t)
+        return j + 2
+
+    def _whole_events(self, blocks: list[bytes], out: list[SSEEvent], t: float | None) -> None:
+        """The fast path for complete LF-framed events: a block that is exactly ``event: NAME`` and one
+        ``data: …`` line (all the API sends) becomes an event directly; anything else goes line by line."""
+        pos = self._pos
+        names = self._names
+        for block in blocks:
+            newline = block.find(b"\n")
+            if (
+                newline > 7
+                and block[:7] == b"event: "
+                and block[newline + 1 : newline + 7] == b"data: "
+                and block.find(b"\n", newline + 1) < 0
+                and len(block) <= self.max_event_bytes
+            ):
+                raw_name = block[7:newline]
+                name = names.get(raw_name)
+                if name is None:
+                    name = self._name_text(raw_name, pos + 7)
+                self.events += 1
+                end = pos + len(block) + 2
+                out.append(
+                    SSEEvent(
+                        self.events,
+                        name,
+                        block[newline + 7 :],
+                        pos,
+                        end,
+                        t,
+                        self._id_text(),
+                        None,
+                        False,
+                        [pos + newline + 7],
+                        self._bad_name_at,
+                    )
+                )
+                self._bad_name_at = None
+                pos = end
+            else:
+                self._pos = pos
+                self._lines([*block.split(b"\n"), b""], repeat(1), out, t)
+                pos = self._pos
+        self._pos = pos
+
+    def _name_text(self, raw: bytes, at: int) -> str:
+        """Decode an event name, remembering valid ones (there are a handful) so the fast path skips it."""
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._bad_name_at = at + exc.start
+            return raw.decode("utf-8", "replace")
+        if len(self._names) < 256:
+            self._names[raw] = name
+        return name
+
+    def _id_text(self) -> str | None:
+        return self._id.decode("utf-8", "replace") if self._id is not None else None
 
     def _take_any_eol(self, out: list[SSEEvent], t: float | None, scan_from: int = 0) -> None:
         buf = self._buf
@@ -281,14 +363,8 @@ class SSEDecoder:
 
     def _build(self, end: int, t: float | None) -> SSEEvent:
         start = self._start if self._start is not None else end
-        name: str | None = None
-        name_bad_at: int | None = None
-        if self._name is not None:
-            try:
-                name = self._name.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                name = self._name.decode("utf-8", "replace")
-                name_bad_at = self._name_at + exc.start
+        name = self._name_text(self._name, self._name_at) if self._name is not None else None
+        name_bad_at, self._bad_name_at = self._bad_name_at, None
         data = self._data
         raw = (data[0] if len(data) == 1 else b"\n".join(data)) if data else None
         self.events += 1
@@ -299,7 +375,7 @@ class SSEDecoder:
             start,
             end,
             t,
-            self._id.decode("utf-8", "replace") if self._id is not None else None,
+            self._id_text(),
             self._retry,
             self._oversize,
             self._data_at,

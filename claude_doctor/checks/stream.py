@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..config import Config
+from ..fastjson import parse_json
 from ..findings import Finding, Rule, Severity
 from ..recording.model import Chunk, End, Note, Record, Request, Response, Source
 from ..sse import SSEDecoder, SSEEvent, SSETail
@@ -78,10 +79,6 @@ OPUS_4_IDS = frozenset(
         "claude-opus-4-1@20250805",
     }
 )
-try:  # jiter comes with the SDK and parses twice as fast; the standard library is the fallback
-    from jiter import from_json as _jiter_from_json
-except ImportError:  # pragma: no cover - anthropic always brings it
-    _jiter_from_json = None
 MAX_ERROR_BODY = 64 * 1024
 _PLAIN_PINGS = (b'{"type": "ping"}', b'{"type":"ping"}')
 MAX_JSON_BODY = 8 * 1024 * 1024
@@ -416,8 +413,10 @@ class GrammarCheck(Check):
         self.closed: set[int] = set()
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
-        if kind == "content_block_delta" and _index(obj) in self.open and not self.stopped:
-            return  # the common case, by far
+        if kind == "content_block_delta":
+            index = obj.get("index")
+            if index.__class__ is int and index in self.open and not self.stopped:
+                return  # the common case, by far
         if kind == "error":
             ex.saw_error = True
             err = obj.get("error") if isinstance(obj.get("error"), dict) else {}
@@ -599,7 +598,8 @@ class VocabularyCheck(Check):
                 event=ev,
             )
         elif kind == "content_block_delta":
-            dtype = obj.get("delta", {}).get("type") if isinstance(obj.get("delta"), dict) else None
+            delta = obj.get("delta")
+            dtype = delta.get("type") if delta.__class__ is dict else None
             if dtype not in KNOWN_DELTAS:
                 ex.once(
                     f"delta-{dtype}",
@@ -624,24 +624,6 @@ class VocabularyCheck(Check):
 _TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_json(text: str | bytes) -> object:
-    """Strict JSON (no NaN/Infinity), fast. Raises ValueError when ``text`` is not JSON (or, given
-    bytes, not UTF-8)."""
-    if _jiter_from_json is not None:
-        try:
-            return _jiter_from_json(text if isinstance(text, bytes) else text.encode(), allow_inf_nan=False)
-        except ValueError:
-            pass  # jiter is stricter than JSON in corners (lone surrogate escapes): let json decide
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except UnicodeDecodeError as exc:
-        raise ValueError(str(exc)) from None
-
-
 class ToolJsonCheck(Check):
     events = frozenset({"content_block_start", "content_block_delta", "content_block_stop"})
 
@@ -649,6 +631,8 @@ class ToolJsonCheck(Check):
         self.buffers: dict[int, list[str]] = {}
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
+        if not self.buffers and kind != "content_block_start":
+            return  # no tool block is open
         index = _index(obj)
         if kind == "content_block_start":
             block = obj.get("content_block")
@@ -799,6 +783,10 @@ class _ExchangeAnalysis:
     def _unparsable(self, ev: SSEEvent) -> object | None:
         """The slow path for data the fast parser refused: invalid UTF-8 (reported, then parsed with
         replacement characters, as the SDK would not), or data that is not JSON at all."""
+        try:
+            return parse_json(ev.raw)  # the standard library is laxer in corners (lone surrogate escapes)
+        except ValueError:
+            pass
         text = ev.data
         if self._invalid_utf8(ev):
             try:

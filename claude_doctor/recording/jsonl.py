@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from .. import __version__
 from ..errors import RecordingError
+from ..fastjson import parse_json
 from ..keys import KEY_START_AT_END_RE, redact_headers, redact_pieces, redact_text
 from .model import FORMAT, VERSION, Chunk, End, Headers, Meta, Note, Record, Request, Response, Source
 
@@ -91,8 +92,8 @@ def _short(exc: Exception) -> str:
 def _records(lines: Iterator[tuple[int, bytes, bool]], path: str, warnings: list[str]) -> Iterator[Record]:
     for number, line, terminated in lines:
         try:
-            obj = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
+            obj = parse_json(line)
+        except ValueError as exc:
             if not terminated:
                 warnings.append(f"{path}:{number}: truncated last line ignored (the capture was cut off)")
                 return

@@ -1,0 +1,31 @@
+"""Strict JSON, fast: jiter (which the SDK brings) straight from bytes, the standard library as the
+fallback and as the judge where jiter is stricter than JSON (lone surrogate escapes). Used on the
+hot paths: event data in the stream checks and lines of a recording."""
+
+from __future__ import annotations
+
+import json
+
+try:
+    from jiter import from_json as _jiter_from_json
+except ImportError:  # pragma: no cover - anthropic always brings it
+    _jiter_from_json = None
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(data: str | bytes | bytearray) -> object:
+    """Parse strict JSON (no NaN/Infinity). Raises ValueError when ``data`` is not JSON (or, given
+    bytes, not UTF-8)."""
+    if _jiter_from_json is not None:
+        raw = data if isinstance(data, bytes) else data.encode() if isinstance(data, str) else bytes(data)
+        try:
+            return _jiter_from_json(raw, allow_inf_nan=False)
+        except ValueError:
+            pass
+    try:
+        return json.loads(data, parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise ValueError(str(exc)) from None
