@@ -3,13 +3,16 @@
 
 The tree is a copy of the installed ``anthropic`` package's sources (real SDK code, full of the names
 the checker resolves) trimmed to about ``--lines`` lines, plus generated application modules that
-exercise every rule. Run: ``python benchmarks/bench_code.py [--lines 100000] [--repeat 3]``.
+exercise every rule. Run: ``python benchmarks/bench_code.py [--lines 100000] [--repeat 3] [--json]``
+(``--json``: the rows for ``benchmarks/run.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -99,10 +102,29 @@ def timed(command: list[str], repeat: int) -> float:
     return best
 
 
+def result_rows(times: dict[str, float], lines: int) -> list[dict]:
+    """The measurements as rows of benchmarks/run.py's table: our lines/s against each anchor's."""
+    ours = times["claude-doctor code"]
+    per_100k = ours * 100_000 / lines
+    return [
+        {
+            "measured": f"`claude-doctor code`, {lines:,} lines ({os.cpu_count()} cores)",
+            "ours": f"{lines / ours:,.0f} lines/s ({per_100k:.2f} s per 100k lines)",
+            "anchor": f"`{name}`: {lines / seconds:,.0f} lines/s",
+            "ratio": seconds / ours,
+            "goal": "100k lines < 3 s",
+            "met": per_100k < 3.0,
+        }
+        for name, seconds in times.items()
+        if name != "claude-doctor code"
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print the rows as one JSON object")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-code-") as folder:
         root = Path(folder)
@@ -125,6 +147,13 @@ def main() -> None:
         times = {name: timed(command, args.repeat) for name, command in commands.items()}
         shutil.rmtree(root / "sdk", ignore_errors=True)
     ours = times["claude-doctor code"]
+    if args.json:
+        print(
+            json.dumps(
+                {"setup": f"{files} files, {lines:,} lines, best of {args.repeat}", "rows": result_rows(times, lines)}
+            )
+        )
+        return
     print(f"tree: {files} files, {lines:,} lines (anthropic sources + generated app modules)")
     print(f"{'tool':<26}{'seconds':>9}{'lines/s':>12}{'claude-doctor ÷ tool':>23}")
     for name, seconds in times.items():

@@ -7,7 +7,9 @@ and an ignored build folder) with the claude-doctor-secrets hook configured: mos
 (Markdown, JSON, YAML, CSV, JS, HTML) and about 10 % Python with real SDK streaming code, plus a few
 recordings under recordings/. Nothing in it is a finding, so the run must exit 0.
 
-    python benchmarks/bench_doctor.py [--files 10000] [--python-share 0.1] [--runs 5]
+    python benchmarks/bench_doctor.py [--files 10000] [--python-share 0.1] [--runs 5] [--json]
+
+``--json`` prints the rows for ``benchmarks/run.py``.
 
 A fake, well-formed key is put in the environment (built at run time, never printed).
 """
@@ -15,6 +17,7 @@ A fake, well-formed key is put in the environment (built at run time, never prin
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -127,6 +130,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--python-share", type=float, default=0.1)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print the rows as one JSON object")
     args = parser.parse_args()
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_") and "proxy" not in k.lower()}
@@ -140,6 +144,18 @@ def main() -> None:
         if proc.returncode != 0:
             sys.exit(f"claude-doctor exit {proc.returncode} on a clean tree:\n{proc.stdout}\n{proc.stderr}")
         status = [line for line in proc.stdout.splitlines() if line.startswith("[")]
+
+    if args.json:
+        row = {
+            "measured": f"`claude-doctor` on a clean tree of {files:,} files ({size / 1e6:.1f} MB)",
+            "ours": f"{ours:.3f} s",
+            "anchor": f"`git ls-files | xargs cat`: {cat:.3f} s",
+            "ratio": ours / cat,
+            "goal": f"< {GOAL:.0f} s",
+            "met": ours < GOAL,
+        }
+        print(json.dumps({"setup": f"{files} files, median of {args.runs}", "rows": [row]}))
+        return
 
     print(
         f"tree: {files} files ({pythons} Python, {size / 1e6:.1f} MB; {tracked} tracked, {files - tracked} untracked)"

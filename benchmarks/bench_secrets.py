@@ -7,7 +7,9 @@
    tree (this venv's site-packages, copied without __pycache__ into a temp git repo, keys planted);
    goal ≥ 5× faster.
 
-    python benchmarks/bench_secrets.py [--runs 5] [--max-mb 40] [--stock-runs 1]
+    python benchmarks/bench_secrets.py [--runs 5] [--max-mb 40] [--stock-runs 1] [--json]
+
+``--json`` prints the rows for ``benchmarks/run.py``.
 
 Keys are generated at run time and never printed.
 """
@@ -115,12 +117,36 @@ def bench_scan(tree: Path, runs: int, stock_runs: int, size: int) -> dict:
     }
 
 
+def result_rows(hook: dict, scan: dict, size: int, planted: int) -> list[dict]:
+    """The measurements as rows of benchmarks/run.py's table."""
+    hook_ratio = hook["ours_s"] / hook["stock_s"]
+    return [
+        {
+            "measured": f"`secrets` as the hook, 10 files ({hook['bytes'] / 1e3:.0f} KB)",
+            "ours": f"{hook['ours_s'] * 1e3:.0f} ms, found {hook['ours_found']}/{hook['planted']} keys",
+            "anchor": f"`detect-secrets-hook`: {hook['stock_s'] * 1e3:.0f} ms",
+            "ratio": hook_ratio,
+            "goal": "≤ 1.0× and every key",
+            "met": hook_ratio <= 1.0 and hook["ours_found"] >= hook["planted"],
+        },
+        {
+            "measured": f"`secrets` full scan, {size / 1e6:.1f} MB",
+            "ours": f"{scan['ours_mb_s']:.1f} MB/s, found {scan['ours_found']}/{planted} keys",
+            "anchor": f"`detect-secrets scan`: {scan['stock_mb_s']:.2f} MB/s",
+            "ratio": scan["stock_s"] / scan["ours_s"],
+            "goal": "≥ 5× faster",
+            "met": scan["stock_s"] / scan["ours_s"] >= 5,
+        },
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per claude-doctor/hook measurement")
     parser.add_argument("--stock-runs", type=int, default=1, help="timed runs of the (slow) full detect-secrets scan")
     parser.add_argument("--max-mb", type=float, default=40, help="size of the tree copied from site-packages (0: all)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="print the rows as one JSON object")
     args = parser.parse_args()
     random.seed(args.seed)
     with tempfile.TemporaryDirectory(prefix="bench-secrets-") as tmp:
@@ -129,6 +155,10 @@ def main() -> None:
         hook = bench_hook(tree, args.runs)
         planted = hook["planted"] + plant(sorted(tree.rglob("*.py")), 7)
         scan = bench_scan(tree, args.runs, args.stock_runs, size)
+    if args.json:
+        setup = f"{files} files, {size / 1e6:.1f} MB of site-packages, {planted} keys planted, median of {args.runs}"
+        print(json.dumps({"setup": setup, "rows": result_rows(hook, scan, size, planted)}))
+        return
     print(f"tree: {files} files, {size / 1e6:.1f} MB (site-packages of {sys.executable}); {planted} keys planted")
     print(f"hook, 10 files ({hook['bytes'] / 1e3:.0f} KB, {hook['planted']} keys), median of {args.runs}:")
     print(f"  claude-doctor secrets  {hook['ours_s'] * 1e3:7.0f} ms  found {hook['ours_found']}/{hook['planted']}")

@@ -8,6 +8,7 @@ same run (issue 3's goals):
 
     python benchmarks/bench_stream.py             # 50 MB, 5 repeats
     python benchmarks/bench_stream.py --quick     # 2 MB, 1 repeat: a smoke test
+    python benchmarks/bench_stream.py --json      # the rows as JSON (for benchmarks/run.py)
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from claude_doctor.config import Config
 from claude_doctor.recording import RecordingWriter, open_source
 from claude_doctor.recording.model import Chunk, End, Request, Response
 
-WORDS = ("the of and to in is that for it as with stream token model delta event Claude answer café naïve "
-         "résumé — “quoted” 日本語 中文 😀 🚀 ✓ λ").split()
+_TEXT = "the of and to in is that for it as with stream token model delta event Claude answer café naïve "
+WORDS = (_TEXT + "résumé — “quoted” 日本語 中文 😀 🚀 ✓ λ").split()
 
 
 def make_body(target: int, seed: int = 1) -> tuple[bytes, int]:
@@ -46,7 +47,7 @@ def make_body(target: int, seed: int = 1) -> tuple[bytes, int]:
             block = synth.thinking_block(index, [" " + " ".join(rnd.choices(WORDS, k=3)) for _ in range(n)])
         else:
             pieces = json.dumps({"q": " ".join(rnd.choices(WORDS, k=n))}, ensure_ascii=False)
-            block = synth.tool_use_block(index, "search", [pieces[i: i + 12] for i in range(0, len(pieces), 12)])
+            block = synth.tool_use_block(index, "search", [pieces[i : i + 12] for i in range(0, len(pieces), 12)])
         for n_event, event in enumerate(block):
             parts.append(event)
             if n_event % 100 == 99:
@@ -63,7 +64,7 @@ def random_chunks(body: bytes, seed: int = 2) -> list[bytes]:
     out, pos = [], 0
     while pos < len(body):
         step = rnd.randint(1, 4096)
-        out.append(body[pos: pos + step])
+        out.append(body[pos : pos + step])
         pos += step
     return out
 
@@ -100,8 +101,10 @@ def sdk_decode(chunks: list[bytes]) -> int:
 
 
 def ours_in_memory(chunks: list[bytes]) -> int:
-    records = [Request(0, 0.0, "POST", "u", [], json={"stream": True}),
-               Response(0, 0.1, 200, "OK", None, [("content-type", "text/event-stream")])]
+    records = [
+        Request(0, 0.0, "POST", "u", [], json={"stream": True}),
+        Response(0, 0.1, 200, "OK", None, [("content-type", "text/event-stream")]),
+    ]
     records += [Chunk(0, 0.2, c) for c in chunks]
     records.append(End(0, 0.3, "eof"))
     findings = check_records(records, "mem", Config())
@@ -116,8 +119,10 @@ def ours_from_file(path: Path) -> int:
 
 
 def peak_rss_mb(args: list[str]) -> float:
-    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    code = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
     return int(out.stdout.strip()) / 1024
 
@@ -126,11 +131,49 @@ def wall(args: list[str], repeat: int) -> float:
     return median_time(lambda: subprocess.run(args, stdout=subprocess.DEVNULL, check=False), repeat)
 
 
+def result_rows(rows, rss: float, rss4: float, size: int, version: float, rules: float, click: float) -> list[dict]:
+    """The measurements as rows of benchmarks/run.py's table."""
+    out = [
+        {
+            "measured": name,
+            "ours": f"{ours / 1e3:,.0f} k events/s",
+            "anchor": f"SDK SSEDecoder + json.loads: {anchor / 1e3:,.0f} k events/s",
+            "ratio": ratio,
+            "goal": goal,
+            "met": ratio >= 1.5,
+        }
+        for name, ours, anchor, ratio, goal in rows
+    ]
+    out.append(
+        {
+            "measured": f"peak memory, `stream` on {size / 1e6:.0f} MB and {4 * size / 1e6:.0f} MB",
+            "ours": f"{rss:.0f} MB / {rss4:.0f} MB",
+            "anchor": "–",
+            "ratio": None,
+            "goal": "< 100 MB",
+            "met": max(rss, rss4) < 100,
+        }
+    )
+    for name, seconds in (("`claude-doctor --version`", version), ("`claude-doctor rules`", rules)):
+        out.append(
+            {
+                "measured": f"start-up, {name}",
+                "ours": f"{seconds * 1e3:.0f} ms",
+                "anchor": f"`python -c 'import click'`: {click * 1e3:.0f} ms",
+                "ratio": seconds / click,
+                "goal": "≤ 1.5×",
+                "met": seconds / click <= 1.5,
+            }
+        )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mb", type=float, default=50)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2 MB, 1 repeat")
+    parser.add_argument("--json", action="store_true", help="print the rows as one JSON object")
     args = parser.parse_args()
     if args.quick:
         args.mb, args.repeat = 2, 1
@@ -153,19 +196,39 @@ def main() -> None:
         click = wall([sys.executable, "-c", "import click"], args.repeat * 2)
         version = wall([sys.executable, "-m", "claude_doctor", "--version"], args.repeat * 2)
         rules = wall([sys.executable, "-m", "claude_doctor", "rules"], args.repeat * 2)
-    print(f"# stream benchmark: {len(body) / 1e6:.1f} MB, {events:,} events, {len(chunks):,} chunks; "
-          f"median of {args.repeat}\n")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "setup": f"{len(body) / 1e6:.1f} MB, {events:,} events, median of {args.repeat}",
+                    "rows": result_rows(rows, rss, rss4, len(body), version, rules, click),
+                }
+            )
+        )
+        return
+    print(
+        f"# stream benchmark: {len(body) / 1e6:.1f} MB, {events:,} events, {len(chunks):,} chunks; "
+        f"median of {args.repeat}\n"
+    )
     print("| measured | ours | anchor (same run) | ratio | goal |")
     print("|---|---:|---:|---:|---|")
     for name, ours, anchor, ratio, goal in rows:
-        print(f"| {name} | {ours / 1e3:,.0f} k events/s | SDK SSEDecoder + json.loads: {anchor / 1e3:,.0f} k "
-              f"events/s | {ratio:.2f}× | {goal} |")
-    print(f"| peak memory, `stream` on {len(body) / 1e6:.0f} MB / {4 * len(body) / 1e6:.0f} MB | {rss:.0f} MB / "
-          f"{rss4:.0f} MB | – | – | < 100 MB |")
-    print(f"| `claude-doctor --version` | {version * 1e3:.0f} ms | `python -c 'import click'`: {click * 1e3:.0f} ms | "
-          f"{version / click:.2f}× | ≤ 1.5× |")
-    print(f"| `claude-doctor rules` | {rules * 1e3:.0f} ms | `python -c 'import click'`: {click * 1e3:.0f} ms | "
-          f"{rules / click:.2f}× | ≤ 1.5× |")
+        print(
+            f"| {name} | {ours / 1e3:,.0f} k events/s | SDK SSEDecoder + json.loads: {anchor / 1e3:,.0f} k "
+            f"events/s | {ratio:.2f}× | {goal} |"
+        )
+    print(
+        f"| peak memory, `stream` on {len(body) / 1e6:.0f} MB / {4 * len(body) / 1e6:.0f} MB | {rss:.0f} MB / "
+        f"{rss4:.0f} MB | – | – | < 100 MB |"
+    )
+    print(
+        f"| `claude-doctor --version` | {version * 1e3:.0f} ms | `python -c 'import click'`: {click * 1e3:.0f} ms | "
+        f"{version / click:.2f}× | ≤ 1.5× |"
+    )
+    print(
+        f"| `claude-doctor rules` | {rules * 1e3:.0f} ms | `python -c 'import click'`: {click * 1e3:.0f} ms | "
+        f"{rules / click:.2f}× | ≤ 1.5× |"
+    )
 
 
 if __name__ == "__main__":
