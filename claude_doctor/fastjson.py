@@ -5,6 +5,7 @@ hot paths: event data in the stream checks and lines of a recording."""
 from __future__ import annotations
 
 import json
+from functools import partial
 
 try:
     from jiter import from_json as _jiter_from_json
@@ -29,3 +30,8 @@ def parse_json(data: str | bytes | bytearray) -> object:
         return json.loads(data, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         raise ValueError(str(exc)) from None
+
+
+#: The hot path's parser, for bytes: jiter itself when installed. It may refuse valid JSON in corners
+#: (lone surrogate escapes), so callers fall back to :func:`parse_json` before calling data invalid.
+loads_fast = partial(_jiter_from_json, allow_inf_nan=False) if _jiter_from_json is not None else parse_json

@@ -27,7 +27,7 @@ class SSEEvent:
     it, ``number`` counts dispatched events from 1. ``raw`` is the data as bytes (lines joined with LF);
     ``data`` decodes it on demand, so the hot path can hand bytes straight to a JSON parser."""
 
-    __slots__ = ("_data_at", "_name_bad_at", "end", "id", "name", "number", "offset", "oversize", "raw", "retry", "t")
+    __slots__ = ("_data_at", "end", "id", "name", "name_bad_at", "number", "offset", "oversize", "raw", "retry", "t")
 
     def __init__(
         self,
@@ -40,7 +40,7 @@ class SSEEvent:
         id: str | None = None,
         retry: int | None = None,
         oversize: bool = False,
-        data_at: list[int] | None = None,
+        data_at: int | list[int] | None = None,
         name_bad_at: int | None = None,
     ) -> None:
         self.number = number
@@ -53,7 +53,7 @@ class SSEEvent:
         self.retry = retry
         self.oversize = oversize
         self._data_at = data_at
-        self._name_bad_at = name_bad_at
+        self.name_bad_at = name_bad_at  #: offset of invalid UTF-8 in the event name, if any
 
     @property
     def data(self) -> str | None:
@@ -63,14 +63,16 @@ class SSEEvent:
     @property
     def invalid_utf8_at(self) -> int | None:
         """Body offset of the first byte that is not UTF-8, in the name or the data; ``None`` if valid."""
-        if self._name_bad_at is not None:
-            return self._name_bad_at
+        if self.name_bad_at is not None:
+            return self.name_bad_at
         if self.raw is None:
             return None
         try:
             self.raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return _offset_in_body(self.raw.split(b"\n"), self._data_at or [self.offset], exc.start)
+            data_at = self._data_at if self._data_at is not None else self.offset
+            offsets = data_at if isinstance(data_at, list) else [data_at]
+            return _offset_in_body(self.raw.split(b"\n"), offsets, exc.start)
         return None
 
     def __repr__(self) -> str:
@@ -223,22 +225,27 @@ class SSEDecoder:
         ``data: …`` line (all the API sends) becomes an event directly; anything else goes line by line."""
         pos = self._pos
         names = self._names
+        cap = self.max_event_bytes
+        event_id = self._id_text()
+        append = out.append
         for block in blocks:
             newline = block.find(b"\n")
             if (
                 newline > 7
-                and block[:7] == b"event: "
-                and block[newline + 1 : newline + 7] == b"data: "
+                and block.startswith(b"event: ")
+                and block.startswith(b"data: ", newline + 1)
                 and block.find(b"\n", newline + 1) < 0
-                and len(block) <= self.max_event_bytes
+                and len(block) <= cap
             ):
                 raw_name = block[7:newline]
                 name = names.get(raw_name)
+                bad_name_at = None
                 if name is None:
                     name = self._name_text(raw_name, pos + 7)
+                    bad_name_at, self._bad_name_at = self._bad_name_at, None
                 self.events += 1
                 end = pos + len(block) + 2
-                out.append(
+                append(
                     SSEEvent(
                         self.events,
                         name,
@@ -246,19 +253,19 @@ class SSEDecoder:
                         pos,
                         end,
                         t,
-                        self._id_text(),
+                        event_id,
                         None,
                         False,
-                        [pos + newline + 7],
-                        self._bad_name_at,
+                        pos + newline + 7,
+                        bad_name_at,
                     )
                 )
-                self._bad_name_at = None
                 pos = end
             else:
                 self._pos = pos
                 self._lines([*block.split(b"\n"), b""], repeat(1), out, t)
                 pos = self._pos
+                event_id = self._id_text()
         self._pos = pos
 
     def _name_text(self, raw: bytes, at: int) -> str:

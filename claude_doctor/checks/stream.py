@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..config import Config
-from ..fastjson import parse_json
+from ..fastjson import loads_fast, parse_json
 from ..findings import Finding, Rule, Severity
 from ..recording.model import Chunk, End, Note, Record, Request, Response, Source
 from ..sse import SSEDecoder, SSEEvent, SSETail
@@ -681,6 +681,7 @@ class _ExchangeAnalysis:
         self.ex = ex
         self.checks = [cls() for cls in CHECKS]
         self.decoder = SSEDecoder()
+        self.chunk_hooks = [c.on_chunk for c in self.checks if type(c).on_chunk is not Check.on_chunk]
         self.routes: dict[str, list[Callable]] = {kind: [] for kind in KNOWN_EVENTS | {UNKNOWN_TYPES}}
         for check in self.checks:
             for kind in check.events:
@@ -698,11 +699,15 @@ class _ExchangeAnalysis:
             ex.first_byte_t = t
         ex.body_bytes += len(data)
         ex.last_byte_t = t
-        for check in self.checks:
-            check.on_chunk(ex, t, len(data))
+        for on_chunk in self.chunk_hooks:
+            on_chunk(ex, t, len(data))
         if ex.body_kind == "sse":
-            for ev in self.decoder.feed(data, t):
-                self._event(ev)
+            events = self.decoder.feed(data, t)
+            if events:
+                ex.events = self.decoder.events
+                ex.last_event = events[-1]
+                for ev in events:
+                    self._event(ev)
         else:
             cap = MAX_JSON_BODY if ex.body_kind == "json" else MAX_ERROR_BODY
             if len(ex.body) < cap:
@@ -721,8 +726,6 @@ class _ExchangeAnalysis:
 
     def _event(self, ev: SSEEvent) -> None:
         ex = self.ex
-        ex.events += 1
-        ex.last_event = ev
         if ev.oversize:
             ex.once(
                 "oversize",
@@ -738,10 +741,10 @@ class _ExchangeAnalysis:
         name = ev.name
         if name == "ping" and raw in _PLAIN_PINGS:
             return  # the common case, no JSON parse needed
-        if name is not None and "\ufffd" in name:
+        if ev.name_bad_at is not None:
             self._invalid_utf8(ev)
         try:
-            obj = parse_json(raw)
+            obj = loads_fast(raw)
         except ValueError:
             obj = self._unparsable(ev)
             if obj is None:

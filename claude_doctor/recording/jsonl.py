@@ -70,7 +70,7 @@ def _numbered_lines(stream: IO[bytes], path: str) -> Iterator[tuple[int, bytes, 
         terminated = line.endswith(b"\n")
         if not terminated and len(line) > MAX_LINE_BYTES:
             raise RecordingError(path, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB", number)
-        if line.strip():
+        if len(line) > 2 or line.strip():  # blank lines are skipped; no copy of long ones
             yield number, line, terminated
 
 
