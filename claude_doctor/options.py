@@ -56,6 +56,17 @@ def report_options(func: Callable) -> Callable:
     return func
 
 
+def idle_gap_option(func: Callable) -> Callable:
+    """``--idle-gap SECONDS`` for the commands that look at stream timing; ``settings`` applies it."""
+    return click.option(
+        "--idle-gap",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        metavar="SECONDS",
+        help="Silence longer than this is CD102 [15, the API's ping cadence].",
+    )(func)
+
+
 @dataclass
 class Settings:
     """Resolved options: command line, then the group's options, then pyproject.toml, then defaults."""
@@ -87,6 +98,8 @@ def settings(ctx: click.Context, config_from: Path | None = None, **given) -> Se
         config = load_config(config_from)
     except DoctorError as exc:
         fail(str(exc))
+    if given.get("idle_gap") is not None:
+        config.idle_gap = given["idle_gap"]
     no_color = pick("no_color") or bool(os.environ.get("NO_COLOR"))
     fmt = pick("fmt") or "human"
     return Settings(

@@ -15,6 +15,7 @@ from ..config import Config
 from ..fastjson import loads_fast, parse_json
 from ..findings import Finding, Rule, Severity
 from ..recording.model import Chunk, End, Note, Record, Request, Response, Source
+from ..sdk_limits import refuses_without_streaming
 from ..sse import SSEDecoder, SSEEvent, SSETail
 from .stream_rules import (
     AUTH_ERROR,
@@ -63,20 +64,6 @@ KNOWN_BLOCKS = frozenset(
         "text_editor_code_execution_tool_result",
         "tool_search_tool_result",
         "container_upload",
-    }
-)
-#: protocol.md §4: the SDK refuses non-streaming calls above these
-NONSTREAMING_LIMIT = 21_334
-OPUS_4_NONSTREAMING = 8_192
-OPUS_4_IDS = frozenset(
-    {
-        "claude-opus-4-20250514",
-        "claude-opus-4-0",
-        "claude-4-opus-20250514",
-        "anthropic.claude-opus-4-20250514-v1:0",
-        "claude-opus-4@20250514",
-        "anthropic.claude-opus-4-1-20250805-v1:0",
-        "claude-opus-4-1@20250805",
     }
 )
 MAX_ERROR_BODY = 64 * 1024
@@ -309,9 +296,7 @@ class BodyKindCheck(Check):
         took = f" and took {ex.end.t:.1f} s with no bytes until the end" if ex.end and ex.end.t else ""
         message = f"The request (model {model or 'unknown'}, max_tokens {max_tokens}) did not ask to stream{took}."
         severity = None
-        if max_tokens is not None and (
-            max_tokens >= NONSTREAMING_LIMIT or (model in OPUS_4_IDS and max_tokens > OPUS_4_NONSTREAMING)
-        ):
+        if max_tokens is not None and refuses_without_streaming(model, max_tokens):
             severity = Severity.ERROR
             message += " The SDK refuses this call without streaming (ValueError: Streaming is required…)."
         ex.report(STREAM_NOT_ENABLED, message, t=ex.first_byte_t, severity=severity)

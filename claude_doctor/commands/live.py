@@ -16,7 +16,7 @@ import click
 
 from .. import __version__
 from ..findings import Finding
-from ..options import Settings, fail, finish, report_options, settings
+from ..options import Settings, fail, finish, idle_gap_option, report_options, settings
 from ..synth import API_VERSION
 
 if TYPE_CHECKING:
@@ -58,13 +58,7 @@ def credential() -> str | None:
     metavar="SECONDS",
     help="Read timeout: give up after this long without a byte.",
 )
-@click.option(
-    "--idle-gap",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="Silence longer than this is CD102 [15].",
-)
+@idle_gap_option
 @report_options
 @click.pass_context
 def live(
@@ -74,15 +68,12 @@ def live(
     prompt: str,
     record: str | None,
     timeout: float,
-    idle_gap: float | None,
     **options,
 ) -> None:
     """Make one real streaming request to ANTHROPIC_BASE_URL (default the public API) with the key from
     the environment, record it byte-exact with timing, check it (CD1xx), and say what the SDK would
     have done with those bytes."""
     opts = settings(ctx, **options)
-    if idle_gap is not None:
-        opts.config.idle_gap = idle_gap
     key = credential()
     if key is None:
         finish(opts, [_no_credentials()], files=0)

@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import DoctorError
-from ..options import fail, finish, report_options, settings
+from ..options import fail, finish, idle_gap_option, report_options, settings
 from .serve import parse_speed
 
 
@@ -23,16 +23,10 @@ from .serve import parse_speed
     show_default=True,
     help="text as a user saw it, one line per event, or the exact bytes (markers on stderr).",
 )
-@click.option(
-    "--idle-gap",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="Mark (and report as CD102) silences longer than this [15].",
-)
+@idle_gap_option
 @report_options
 @click.pass_context
-def replay(ctx: click.Context, file: str, speed: float, view: str, idle_gap: float | None, **options) -> None:
+def replay(ctx: click.Context, file: str, speed: float, view: str, **options) -> None:
     """Play a recording (or an import: raw SSE, curl, HAR, vcrpy) at its recorded pace, marking long gaps,
     pings, errors and where the stream broke; then list the findings. `-` reads standard input."""
     from ..checks.stream import StreamAnalyzer
@@ -40,8 +34,6 @@ def replay(ctx: click.Context, file: str, speed: float, view: str, idle_gap: flo
     from ..replay import Player, ReplayOptions, Screen
 
     opts = settings(ctx, **options)
-    if idle_gap is not None:
-        opts.config.idle_gap = idle_gap
     try:
         source = open_source(file)
         analyzer = StreamAnalyzer(source.path, opts.config)

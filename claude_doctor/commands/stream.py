@@ -8,7 +8,7 @@ import click
 
 from ..errors import DoctorError
 from ..findings import Finding
-from ..options import fail, finish, report_options, settings
+from ..options import fail, finish, idle_gap_option, report_options, settings
 
 
 def check_paths(paths: list[str], config) -> tuple[list[Finding], int, list[str], list[str]]:
@@ -33,24 +33,16 @@ def check_paths(paths: list[str], config) -> tuple[list[Finding], int, list[str]
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, metavar="FILE…")
-@click.option(
-    "--idle-gap",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="Silence longer than this is CD102 [15, the API's ping cadence].",
-)
+@idle_gap_option
 @report_options
 @click.pass_context
-def stream(ctx: click.Context, files: tuple[str, ...], idle_gap: float | None, **options) -> None:
+def stream(ctx: click.Context, files: tuple[str, ...], **options) -> None:
     """Check recorded streams (CD1xx).
 
     FILE may be a claude-doctor recording, raw SSE text (`curl -N` output), `curl -i`/`-v` output,
     a `curl --trace` file, a HAR file or a vcrpy cassette: the format is told by content. A folder
     means every recording in it; `-` reads standard input."""
     opts = settings(ctx, **options)
-    if idle_gap is not None:
-        opts.config.idle_gap = idle_gap
     for path in files:
         if path != "-" and not Path(path).exists():
             fail(f"{path}: no such file or folder")

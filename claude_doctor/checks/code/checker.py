@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ...findings import Rule
+from ...sdk_limits import NONSTREAMING_MAX, OPUS_4_NONSTREAMING_MAX, refuses_without_streaming
 from . import rules
 from .resolve import (
     Client,
@@ -26,20 +27,6 @@ from .resolve import (
 )
 
 SAMPLING_KWARGS = ("temperature", "top_p", "top_k")
-#: Model ids whose non-streaming limit is 8,192 output tokens (protocol.md §4).
-OPUS_4_IDS = frozenset(
-    {
-        "claude-opus-4-20250514",
-        "claude-opus-4-0",
-        "claude-4-opus-20250514",
-        "anthropic.claude-opus-4-20250514-v1:0",
-        "claude-opus-4@20250514",
-        "anthropic.claude-opus-4-1-20250805-v1:0",
-        "claude-opus-4-1@20250805",
-    }
-)
-NONSTREAMING_MAX = 21_334
-OPUS_4_NONSTREAMING_MAX = 8_192
 MESSAGE_HELPERS = frozenset({"text_stream", "get_final_message", "get_final_text", "until_done"})
 RAW_STREAM_HELPERS = MESSAGE_HELPERS | {"current_message_snapshot", "content"}
 MANAGER_PROTOCOL = frozenset({"__enter__", "__exit__", "__aenter__", "__aexit__"})
@@ -484,12 +471,12 @@ class Checker(FastVisitor):
             return
         max_tokens = int(found[0])
         model = self.resolver.string(getattr(keyword(node, "model"), "value", None), self.scope)
+        if not refuses_without_streaming(model, max_tokens):
+            return
         if max_tokens >= NONSTREAMING_MAX:
             reason = f"`max_tokens={max_tokens}` is at least {NONSTREAMING_MAX:,}"
-        elif model in OPUS_4_IDS and max_tokens > OPUS_4_NONSTREAMING_MAX:
-            reason = f"`max_tokens={max_tokens}` is above {OPUS_4_NONSTREAMING_MAX:,} for `{model}`"
         else:
-            return
+            reason = f"`max_tokens={max_tokens}` is above {OPUS_4_NONSTREAMING_MAX:,} for `{model}`"
         self.report(
             rules.LONG_REQUEST_WITHOUT_STREAM,
             node,
