@@ -3,8 +3,6 @@ notebooks, with ``--fix`` for the mechanical ones."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
 
 import click
@@ -64,8 +62,9 @@ def _fix(files: list[Path], check_options, opts: Settings) -> None:
 
 
 def _secrets(files: list[Path]) -> tuple[list[Finding], list[str]]:
-    """CD301 from the secrets checker, when that module is installed."""
-    if not files or importlib.util.find_spec("claude_doctor.checks.secrets") is None:
+    """CD301: hardcoded keys, from the secrets checker."""
+    if not files:
         return [], []
-    secrets = importlib.import_module("claude_doctor.checks.secrets")
-    return secrets.scan_files(files)
+    from ..checks.secrets import scan_files
+
+    return scan_files(files)
