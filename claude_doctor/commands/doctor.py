@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import click
@@ -93,42 +91,13 @@ def _code(path: Path, opts: Settings, errors: list[str]) -> tuple[list[Finding],
 
 def _secrets(path: Path, errors: list[str]) -> tuple[list[Finding], str]:
     from ..checks import secrets as scan
+    from ..files import project_files
 
-    here = Path.cwd()
-    try:
-        os.chdir(path)
-        files = _project_files()
-        findings, scan_errors = scan.scan_files(files)
-        findings += scan.env_findings(files)
-    finally:
-        os.chdir(here)
-    findings = [f.at(path=str(path / f.path)) if f.path and not os.path.isabs(f.path) else f for f in findings]
+    files = project_files(path)
+    findings, scan_errors = scan.scan_files(files)
+    findings += scan.env_findings(files)
     errors += scan_errors
     return findings, f"{len(files)} file{'s' if len(files) != 1 else ''} scanned for keys"
-
-
-def _project_files() -> list[Path]:
-    """The files a commit could take from the current folder: tracked ones and untracked ones git does
-    not ignore (a key in a new file is one `git add .` away from history). Outside a repository, every
-    file but those in VCS, virtualenv and dependency folders."""
-    try:
-        proc = subprocess.run(
-            ["git", "-c", "core.quotepath=off", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            capture_output=True,
-            check=False,
-        )
-    except OSError:
-        proc = None
-    if proc is not None and proc.returncode == 0:
-        names = dict.fromkeys(os.fsdecode(name) for name in proc.stdout.split(b"\0") if name)
-        return [Path(name) for name in names if os.path.isfile(name)]
-    from ..checks.code.walk import SKIP_DIRS
-
-    files: list[Path] = []
-    for folder, dirs, names in os.walk("."):
-        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))]
-        files += [Path(folder, name) for name in names]
-    return files
 
 
 def _streams(path: Path, opts: Settings, errors: list[str]) -> tuple[list[Finding], str]:
