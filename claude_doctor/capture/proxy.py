@@ -1,0 +1,358 @@
+"""The recording reverse proxy behind ``claude-doctor record``.
+
+An aiohttp server takes the app's request, an aiohttp client sends it on unchanged (credentials and
+every ``anthropic-*`` header included, only hop-by-hop headers dropped), and the answer is passed back
+chunk by chunk the moment each arrives: no buffering, no compression or decompression on the client's
+path (``auto_decompress=False``; the recording alone gets the decoded body), no timeouts or retries of
+its own. Each exchange becomes one recording file, flushed per line, redacted, and checked as it goes.
+
+Faults are passed on as they happened: an upstream that breaks mid-body breaks the client's connection
+the same way (a reset is a reset, a close is a close) and the recording ends ``reset``; a client that
+goes away closes the upstream request and the recording ends ``cancelled``.
+
+aiohttp is imported when a proxy is built, not with this module's callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import ipaddress
+import itertools
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from ..checks.stream import StreamAnalyzer
+from ..config import Config
+from ..findings import Finding
+from ..recording.jsonl import RecordingWriter
+from .live import failed_step
+from .transport import ExchangeRecorder, forwarded_headers
+
+if TYPE_CHECKING:
+    from aiohttp import ClientResponse, ClientSession, web
+
+PUBLIC_API = "https://api.anthropic.com"
+MAX_REQUEST = 256 * 1024 * 1024  #: far above the API's 32 MB: the API, not the proxy, says no
+#: Response headers a proxy must not pass on (RFC 9110 §7.6.1); the server frames the body itself.
+RESPONSE_NOT_FORWARDED = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding"}
+)
+#: Headers aiohttp's client would add on its own; the proxy sends only what the app sent.
+NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+
+
+@dataclass
+class Captured:
+    """One finished exchange, for the live log and the final report."""
+
+    index: int
+    method: str
+    path: str
+    status: int | None
+    end: str
+    seconds: float
+    bytes: int
+    chunks: int
+    recording: str
+    findings: list[Finding]
+    error: str | None = None
+
+
+@dataclass
+class ProxyOptions:
+    upstream: str
+    out: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    config: Config = field(default_factory=Config)
+    on_exchange: Callable[[Captured], None] | None = None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the proxy private to this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _ClientGone(Exception):
+    """Writing to the app failed: it closed its connection."""
+
+
+class _Exchange:
+    """One request through the proxy: its recording file, its recorder and its live checker."""
+
+    def __init__(self, proxy: RecordingProxy, index: int, method: str, path: str) -> None:
+        self.index = index
+        self.method = method
+        self.path = path
+        self.file: Path = proxy.recording_path(index, path)
+        self.stream: IO[bytes] = self.file.open("xb")
+        self.analyzer = StreamAnalyzer(str(self.file), proxy.options.config)
+        self.findings: list[Finding] = []
+        self.recorder = ExchangeRecorder(RecordingWriter(self.stream, "proxy"), 0, listener=self._check)
+        self.error: str | None = None
+
+    def _check(self, record: Any) -> None:
+        self.findings.extend(self.analyzer.add(record))
+
+    def close(self) -> Captured:
+        self.recorder.end("cancelled")  # a no-op unless the exchange was cut off before its end
+        self.recorder.writer.flush()
+        self.stream.close()
+        self.findings = self.analyzer.finish()
+        return Captured(
+            self.index,
+            self.method,
+            self.path,
+            self.recorder.status,
+            self.recorder.reason or "cancelled",
+            self.recorder.now(),
+            self.recorder.bytes,
+            self.recorder.chunks,
+            str(self.file),
+            self.findings,
+            self.error,
+        )
+
+
+class RecordingProxy:
+    """The proxy server. ``await start()`` / ``await stop()`` inside a running loop."""
+
+    def __init__(self, options: ProxyOptions) -> None:
+        self.options = options
+        self.upstream = options.upstream.rstrip("/")
+        self.captured: list[Captured] = []
+        self._counter = itertools.count()
+        self._session: ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+        self._stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.port = options.port
+
+    @property
+    def url(self) -> str:
+        host = self.options.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    def recording_path(self, index: int, path: str) -> Path:
+        """``<start time>-<n>-<path>.jsonl``: sorted by time, unique across runs sharing a folder."""
+        slug = "-".join(p for p in path.split("?")[0].split("/") if p)[:60] or "root"
+        for attempt in itertools.count():
+            suffix = f"-{attempt}" if attempt else ""
+            candidate = self.options.out / f"{self._stamp}-{index:04d}{suffix}-{slug}.jsonl"
+            if not candidate.exists():
+                return candidate
+        raise AssertionError("unreachable")
+
+    async def start(self) -> None:
+        """Bind and listen; the upstream session is made here, inside the loop that uses it."""
+        import aiohttp
+        from aiohttp import web
+
+        self.options.out.mkdir(parents=True, exist_ok=True)
+        connector = aiohttp.TCPConnector(limit=0, force_close=False)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            trust_env=True,
+            timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
+            skip_auto_headers=NO_AUTO_HEADERS,
+        )
+        app = web.Application(client_max_size=MAX_REQUEST)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, self.options.host, self.port).start()
+        except OSError:
+            await self.stop()
+            raise
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        """Stop listening; exchanges still open are cancelled and recorded as ``cancelled``."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- one exchange
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        exchange = _Exchange(self, next(self._counter), request.method, request.raw_path)
+        try:
+            return await self._forward(request, exchange)
+        finally:
+            captured = exchange.close()
+            self.captured.append(captured)
+            if self.options.on_exchange is not None:
+                self.options.on_exchange(captured)
+
+    async def _forward(self, request: web.Request, exchange: _Exchange) -> web.StreamResponse:
+        from aiohttp import ClientError, web
+
+        recorder = exchange.recorder
+        body = await request.read()
+        headers = forwarded_headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers])
+        url = self.upstream + request.raw_path
+        recorder.request(request.method, url, headers, body)
+        try:
+            upstream = await self._session.request(
+                request.method, url, headers=headers, data=body or None, allow_redirects=False
+            )
+        except asyncio.CancelledError:
+            recorder.end("cancelled")
+            raise
+        except (TimeoutError, ClientError, OSError) as exc:
+            exchange.error = f"{_failed_step(exc)} step failed reaching {self.upstream}"
+            recorder.end("error", exc)
+            _break(request, exc)
+            return web.StreamResponse(status=502)  # never sent: the connection is already closed
+        try:
+            return await self._relay(request, upstream, exchange)
+        finally:
+            upstream.close()
+
+    async def _relay(self, request: web.Request, upstream: ClientResponse, exchange: _Exchange) -> web.StreamResponse:
+        from aiohttp import web
+
+        recorder = exchange.recorder
+        raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in upstream.raw_headers]
+        recorder.response(
+            upstream.status, upstream.reason, f"HTTP/{upstream.version.major}.{upstream.version.minor}", raw
+        )
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        for name, value in raw:
+            if name.lower() not in RESPONSE_NOT_FORWARDED:
+                response.headers.add(name, value)
+        try:
+            await response.prepare(request)
+            reason, error = await self._pump(upstream, response, recorder)
+        except (asyncio.CancelledError, _ClientGone, ConnectionError) as exc:
+            recorder.end("cancelled")
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return response
+        if error is not None:
+            recorder.end(reason, error)
+            await _drained(request)
+            _break(request, error)
+            return response
+        await response.write_eof()
+        recorder.end("eof")
+        return response
+
+    async def _pump(
+        self, upstream: ClientResponse, response: web.StreamResponse, recorder: ExchangeRecorder
+    ) -> tuple[str, BaseException | None]:
+        """Copy the body as it arrives; returns how the upstream body ended (``eof`` or ``reset`` and why)."""
+        content = upstream.content
+        while True:
+            try:
+                data = await content.readany()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                return "reset", exc
+            if not data:
+                return "eof", None
+            t = recorder.now()
+            try:
+                await response.write(data)
+            except ConnectionError as exc:
+                raise _ClientGone from exc
+            recorder.chunk(data, t)
+
+
+def _failed_step(exc: BaseException) -> str:
+    """aiohttp names the step in its exception class (its messages say ``ssl:default`` even for plain
+    TCP, which would fool a reading of the text); anything else is classified as ``live`` does."""
+    import aiohttp
+
+    steps = (
+        (aiohttp.ClientProxyConnectionError, "proxy"),
+        (aiohttp.ClientHttpProxyError, "proxy"),
+        (aiohttp.ClientConnectorDNSError, "DNS"),
+        (aiohttp.ClientConnectorCertificateError, "TLS"),
+        (aiohttp.ClientSSLError, "TLS"),
+        (aiohttp.ClientConnectorError, "TCP"),
+    )
+    return next((step for kind, step in steps if isinstance(exc, kind)), None) or failed_step(exc)
+
+
+def _is_reset(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionResetError) or "reset by peer" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+async def _drained(request: web.Request, limit: float = 1.0) -> None:
+    """Let bytes already handed to the transport reach the app before its connection is broken."""
+    transport = request.transport
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while transport is not None and transport.get_write_buffer_size() and loop.time() < deadline:
+        await asyncio.sleep(0.001)
+
+
+def _break(request: web.Request, exc: BaseException) -> None:
+    """Break the app's connection the way upstream broke ours: a TCP reset for a reset, else a close
+    without the body's end (so a chunked or sized body is visibly incomplete)."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None and _is_reset(exc):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+@contextlib.contextmanager
+def running(upstream: str, out: str | Path, config: Config | None = None) -> Iterator[RecordingProxy]:
+    """Run a recording proxy on a free loopback port in a background thread for the ``with`` block
+    (tests, notebooks): ``with running(url, "recs") as proxy: Anthropic(base_url=proxy.url)``."""
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+    proxy = RecordingProxy(ProxyOptions(upstream, Path(out), config=config or Config()))
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(proxy.start())
+        except BaseException as exc:
+            failure.append(exc)
+        ready.set()
+        if not failure:
+            loop.run_forever()
+        loop.run_until_complete(proxy.stop())
+        loop.close()
+
+    thread = threading.Thread(target=serve, daemon=True, name="claude-doctor-record")
+    thread.start()
+    ready.wait()
+    if failure:
+        thread.join()
+        raise failure[0]
+    try:
+        yield proxy
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)

@@ -1,0 +1,416 @@
+"""Record what an ``httpx2`` client really receives: :func:`recording_client` for code, and the
+per-exchange recorder that the recording proxy (``capture/proxy.py``) shares, so both write the same
+recording for the same traffic.
+
+``Anthropic(http_client=claude_doctor.recording_client("run.jsonl"))`` wraps the real transport: each
+request the SDK sends (retries included, as exchanges 0, 1, 2, …) is written with its response head,
+every body chunk at the moment the SDK's reader gets it, and how the body ended, redacted and flushed per
+line. Nothing is buffered or changed on the way to the SDK: the recorder only watches.
+
+``httpx2`` is imported only when a client is built, so ``import claude_doctor`` stays light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+from ..keys import redact_headers, redact_text
+from ..recording.jsonl import RecordingWriter
+from ..recording.model import Chunk, End, Headers, Record, Request, Response
+from .live import describe, end_reason
+
+if TYPE_CHECKING:
+    import httpx2
+
+#: Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the sending library sets from the message itself
+#: (``host``, ``content-length``; ``expect``, whose 100-continue is already answered once the body is
+#: read). A proxy drops them when forwarding; both recorders leave them out, so they record alike.
+NOT_FORWARDED = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "expect",
+    }
+)
+#: The SDK's own client defaults (protocol.md §4), applied unless the caller gives others.
+SDK_TIMEOUT = {"timeout": 600, "connect": 5.0}  # an int, as the SDK has it: it shows in x-stainless-read-timeout
+SDK_LIMITS = {"max_connections": 1000, "max_keepalive_connections": 100}
+
+
+def forwarded_headers(headers: Headers) -> Headers:
+    """The request headers as they travel on to the API: hop-by-hop ones (and any the ``Connection``
+    header names) left out, everything else kept in order, credentials included."""
+    named = {
+        token.strip().lower() for name, value in headers if name.lower() == "connection" for token in value.split(",")
+    }
+    return [(k, v) for k, v in headers if k.lower() not in NOT_FORWARDED and k.lower() not in named]
+
+
+class BodyDecoder:
+    """Undo ``content-encoding`` for the recording (the format holds the body as the SSE parser sees it),
+    one chunk at a time, while the client still gets the encoded bytes. Identity and unknown encodings
+    pass through; ``br``/``zstd`` only when their decoder is installed (as for the client itself)."""
+
+    def __init__(self, encoding: str | None) -> None:
+        self._decompress: Callable[[bytes], bytes] | None = _decompressor((encoding or "").strip().lower())
+
+    def __call__(self, data: bytes) -> bytes:
+        if self._decompress is None:
+            return data
+        try:
+            return self._decompress(data)
+        except (zlib.error, OSError, ValueError):
+            self._decompress = None  # not what the header said: keep the bytes as they came
+            return data
+
+
+def _decompressor(encoding: str) -> Callable[[bytes], bytes] | None:
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress
+    if encoding == "deflate":
+        return _Deflate()
+    if encoding == "br":
+        with contextlib.suppress(ImportError):
+            import brotli  # type: ignore[import-not-found]
+
+            return brotli.Decompressor().process
+    if encoding == "zstd":
+        with contextlib.suppress(ImportError):
+            import zstandard  # type: ignore[import-not-found]
+
+            return zstandard.ZstdDecompressor().decompressobj().decompress
+    return None
+
+
+class _Deflate:
+    """``deflate`` is zlib-wrapped by the RFC but raw in some servers: decide on the first bytes, as
+    browsers and httpx do."""
+
+    def __init__(self) -> None:
+        self._obj: Any = None
+
+    def __call__(self, data: bytes) -> bytes:
+        if self._obj is None:
+            self._obj = zlib.decompressobj()
+            try:
+                return self._obj.decompress(data)
+            except zlib.error:
+                self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._obj.decompress(data)
+
+
+class ExchangeRecorder:
+    """One exchange on its way to a recording: times every record from the moment the request was sent,
+    decodes the body for the file, and hands each record (credential headers redacted) to ``listener``
+    too, which is how the proxy checks a stream while it happens. ``lock`` serialises exchanges that
+    share one writer."""
+
+    def __init__(
+        self,
+        writer: RecordingWriter,
+        i: int,
+        lock: threading.Lock | None = None,
+        listener: Callable[[Record], object] | None = None,
+    ) -> None:
+        self.writer = writer
+        self.i = i
+        self.lock = lock or contextlib.nullcontext()
+        self.listener = listener
+        self.started = time.monotonic()
+        self.decode = BodyDecoder(None)
+        self.reason: str | None = None  #: the end reason, once written
+        self.bytes = 0
+        self.chunks = 0
+        self.status: int | None = None
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+    def request(self, method: str, url: str, headers: Headers, body: bytes | None) -> None:
+        """Write the request; the exchange's clock starts here."""
+        self.started = time.monotonic()
+        with self.lock:
+            self.writer.request(self.i, 0.0, method, url, headers, body)
+        if self.listener is not None:
+            self.listener(_request_record(self.i, method, url, headers, body))
+
+    def response(self, status: int, reason: str | None, http_version: str | None, headers: Headers) -> None:
+        t = self.now()
+        self.status = status
+        self.decode = BodyDecoder(next((v for k, v in headers if k.lower() == "content-encoding"), None))
+        with self.lock:
+            self.writer.response(self.i, t, status, reason, http_version, headers)
+        if self.listener is not None:
+            self.listener(Response(self.i, t, status, reason, http_version, redact_headers(headers)[0]))
+
+    def chunk(self, raw: bytes, t: float | None = None) -> None:
+        """Record body bytes as received (``t``: when they arrived, if taken before forwarding them)."""
+        data = self.decode(raw)
+        if not data:
+            return
+        t = self.now() if t is None else t
+        self.bytes += len(data)
+        self.chunks += 1
+        with self.lock:
+            self.writer.chunk(self.i, t, data)
+        if self.listener is not None:
+            self.listener(Chunk(self.i, t, data))
+
+    def end(self, reason: str, exc: BaseException | None = None) -> None:
+        """Write the end line once; later calls (a close after an error) are ignored."""
+        if self.reason is not None:
+            return
+        self.reason = reason
+        t = self.now()
+        error = redact_text(describe(exc)) if exc is not None else None
+        error_type = error.split(":")[0] if error else None
+        with self.lock:
+            self.writer.end(self.i, t, reason, error, error_type)
+        if self.listener is not None:
+            self.listener(End(self.i, t, reason, error, error_type))
+
+
+def _request_record(i: int, method: str, url: str, headers: Headers, body: bytes | None) -> Request:
+    """The request as a checker needs it (redacted headers, the JSON body) without re-reading the file."""
+    import json
+
+    record = Request(i, 0.0, method, redact_text(url), redact_headers(headers)[0])
+    try:
+        parsed = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    if isinstance(parsed, dict):
+        record.json = parsed
+    return record
+
+
+# -- the httpx2 transports ---------------------------------------------------------------------------
+
+
+class _Session:
+    """The recording file shared by every transport of one client: one writer, one lock, one counter."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.stream: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed with the client's transports
+        self.writer = RecordingWriter(self.stream, "sdk")
+        self.lock = threading.Lock()
+        self.count = 0
+
+    def exchange(self) -> ExchangeRecorder:
+        with self.lock:
+            i, self.count = self.count, self.count + 1
+        return ExchangeRecorder(self.writer, i, self.lock)
+
+    def close(self) -> None:
+        with self.lock:
+            if not self.stream.closed:
+                self.writer.flush()
+                self.stream.close()
+
+
+def _raw(headers: Any) -> Headers:
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers.raw]
+
+
+def _version(response: Any) -> str | None:
+    version = response.extensions.get("http_version")
+    return version.decode("ascii") if isinstance(version, bytes) else None
+
+
+def _reason(response: Any) -> str | None:
+    reason = response.extensions.get("reason_phrase")
+    return reason.decode("latin-1") if isinstance(reason, bytes) else None
+
+
+def _begin(recorder: ExchangeRecorder, request: Any, body: bytes) -> None:
+    recorder.request(request.method, str(request.url), forwarded_headers(_raw(request.headers)), body)
+
+
+def _head(recorder: ExchangeRecorder, response: Any) -> None:
+    recorder.response(response.status_code, _reason(response), _version(response), _raw(response.headers))
+
+
+def _failed(recorder: ExchangeRecorder, exc: BaseException) -> None:
+    """No response head: the request never got an answer (refused, DNS, TLS, timeout)."""
+    recorder.end("timeout" if end_reason(exc) == "timeout" else "error", exc)
+
+
+def _build_sync_stream(httpx2: Any) -> type:
+    class RecordingStream(httpx2.SyncByteStream):
+        """The response body as the SDK reads it, each chunk recorded as it passes."""
+
+        def __init__(self, inner: Any, recorder: ExchangeRecorder) -> None:
+            self.inner = inner
+            self.recorder = recorder
+
+        def __iter__(self) -> Iterator[bytes]:
+            try:
+                for raw in self.inner:
+                    self.recorder.chunk(raw)
+                    yield raw
+            except GeneratorExit:
+                self.recorder.end("cancelled")
+                raise
+            except BaseException as exc:
+                self.recorder.end(end_reason(exc), exc)
+                raise
+            self.recorder.end("eof")
+
+        def close(self) -> None:
+            self.recorder.end("cancelled")  # a no-op when the body already ended
+            self.inner.close()
+
+    return RecordingStream
+
+
+def _build_async_stream(httpx2: Any) -> type:
+    class AsyncRecordingStream(httpx2.AsyncByteStream):
+        """The async twin of ``RecordingStream``."""
+
+        def __init__(self, inner: Any, recorder: ExchangeRecorder) -> None:
+            self.inner = inner
+            self.recorder = recorder
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            try:
+                async for raw in self.inner:
+                    self.recorder.chunk(raw)
+                    yield raw
+            except GeneratorExit:
+                self.recorder.end("cancelled")
+                raise
+            except BaseException as exc:
+                self.recorder.end(end_reason(exc), exc)
+                raise
+            self.recorder.end("eof")
+
+        async def aclose(self) -> None:
+            self.recorder.end("cancelled")
+            await self.inner.aclose()
+
+    return AsyncRecordingStream
+
+
+def _build_transports(httpx2: Any) -> tuple[type, type]:
+    sync_stream, async_stream = _build_sync_stream(httpx2), _build_async_stream(httpx2)
+
+    class RecordingTransport(httpx2.BaseTransport):
+        """Wraps the real transport; records each exchange into the client's recording."""
+
+        def __init__(self, inner: Any, session: _Session) -> None:
+            self.inner = inner
+            self.session = session
+
+        def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+            recorder = self.session.exchange()
+            _begin(recorder, request, request.read())
+            try:
+                response = self.inner.handle_request(request)
+            except BaseException as exc:
+                _failed(recorder, exc)
+                raise
+            _head(recorder, response)
+            response.stream = sync_stream(response.stream, recorder)
+            return response
+
+        def close(self) -> None:
+            self.inner.close()
+            self.session.close()
+
+    class AsyncRecordingTransport(httpx2.AsyncBaseTransport):
+        """The async twin of ``RecordingTransport``."""
+
+        def __init__(self, inner: Any, session: _Session) -> None:
+            self.inner = inner
+            self.session = session
+
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+            recorder = self.session.exchange()
+            _begin(recorder, request, await request.aread())
+            try:
+                response = await self.inner.handle_async_request(request)
+            except BaseException as exc:
+                _failed(recorder, exc)
+                raise
+            _head(recorder, response)
+            response.stream = async_stream(response.stream, recorder)
+            return response
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+            self.session.close()
+
+    return RecordingTransport, AsyncRecordingTransport
+
+
+def _socket_options() -> list[tuple[int, int, int]]:
+    """TCP keepalive as the SDK's default client sets it (protocol.md §4), so recording changes nothing."""
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    for name in ("TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_KEEPIDLE"):
+        value = getattr(socket, name, None)
+        if value is not None:
+            options.append((socket.IPPROTO_TCP, value, 5 if name == "TCP_KEEPCNT" else 60))
+    return options
+
+
+def _client_kwargs(httpx2: Any, path: str, is_async: bool, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The SDK's defaults (timeout, limits, redirects, keepalive, environment proxies), every transport
+    wrapped in a recorder writing to ``path``."""
+    from httpx2._utils import get_environment_proxies  # the helper the SDK's own default client uses
+
+    sync_transport, async_transport = _build_transports(httpx2)
+    wrapper = async_transport if is_async else sync_transport
+    plain = httpx2.AsyncHTTPTransport if is_async else httpx2.HTTPTransport
+    kwargs.setdefault("timeout", httpx2.Timeout(SDK_TIMEOUT["timeout"], connect=SDK_TIMEOUT["connect"]))
+    kwargs.setdefault("limits", httpx2.Limits(**SDK_LIMITS))
+    kwargs.setdefault("follow_redirects", True)
+    transport_kwargs = {
+        k: kwargs[k] for k in ("verify", "cert", "trust_env", "http1", "http2", "limits") if k in kwargs
+    }
+    transport_kwargs.setdefault("socket_options", _socket_options())
+    session = _Session(path)
+    inner = kwargs.pop("transport", None) or plain(**transport_kwargs)
+    proxy = kwargs.pop("proxy", None)
+    proxies = {"all://": proxy} if proxy is not None else {}
+    if proxy is None and kwargs.get("trust_env", True):
+        proxies = get_environment_proxies()
+    mounts = {
+        pattern: None if url is None else wrapper(plain(proxy=url, **transport_kwargs), session)
+        for pattern, url in proxies.items()
+    }
+    mounts.update({k: wrapper(t, session) for k, t in kwargs.pop("mounts", {}).items()})
+    kwargs["mounts"] = mounts
+    kwargs["transport"] = wrapper(inner, session)
+    return kwargs
+
+
+def recording_client(path: str, **kwargs: Any) -> httpx2.Client:
+    """An ``httpx2.Client`` with the SDK's defaults that records every exchange to ``path`` (recording
+    format v1, source ``sdk``, redacted). ``Anthropic(http_client=recording_client("run.jsonl"))``.
+    Keyword arguments go to ``httpx2.Client``; a ``transport=`` given is the one wrapped."""
+    import httpx2
+
+    return httpx2.Client(**_client_kwargs(httpx2, path, False, kwargs))
+
+
+def async_recording_client(path: str, **kwargs: Any) -> httpx2.AsyncClient:
+    """The ``httpx2.AsyncClient`` twin of :func:`recording_client`, for ``AsyncAnthropic``."""
+    import httpx2
+
+    return httpx2.AsyncClient(**_client_kwargs(httpx2, path, True, kwargs))

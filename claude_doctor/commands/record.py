@@ -1,0 +1,224 @@
+"""``claude-doctor record``: a recording reverse proxy between an app and the API.
+
+Standalone it listens (loopback, port 8766 by default) until Ctrl-C; with ``-- CMD…`` it listens on a
+free port, runs CMD with ``ANTHROPIC_BASE_URL`` pointing at itself, and stops when CMD exits. Either
+way each exchange is saved as one recording and checked as it completes: a line per exchange and its
+findings go to stderr as they happen (so they never mix with the app's stdout), the report goes to
+stdout at the end. Exit status: CMD's (0 standalone), or 1 when findings reach ``--fail-on``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ..keys import redact_text
+from ..options import Settings, fail, report_options, settings
+
+if TYPE_CHECKING:
+    from ..capture.proxy import Captured, RecordingProxy
+
+DEFAULT_PORT = 8766  #: next to ``serve``'s 8765
+DEFAULT_OUT = "recordings/captured"
+
+
+def parse_listen(value: str, default_port: int) -> tuple[str, int]:
+    """``HOST:PORT``, ``[v6]:PORT``, ``:PORT``, ``PORT`` or ``HOST`` (loopback and the default port fill in)."""
+    host, port = "127.0.0.1", str(default_port)
+    if value.isdigit():
+        port = value
+    elif value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":") or port
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+        host = host or "127.0.0.1"
+    elif value:
+        host = value
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise click.BadParameter(f"{value!r}: expected HOST:PORT with a port from 0 to 65535", param_hint="--listen")
+    return host, int(port)
+
+
+def default_upstream() -> str:
+    """Where the app was talking before: ``ANTHROPIC_BASE_URL`` as it was, else the public API."""
+    from ..capture.proxy import PUBLIC_API
+
+    return os.environ.get("ANTHROPIC_BASE_URL") or PUBLIC_API
+
+
+@click.command(context_settings={"allow_interspersed_args": False})
+@click.option("--listen", default=None, metavar="HOST:PORT", help=f"Where to listen [127.0.0.1:{DEFAULT_PORT}].")
+@click.option("--upstream", default=None, metavar="URL", help="Where to forward [ANTHROPIC_BASE_URL, else the API].")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, writable=True),
+    default=DEFAULT_OUT,
+    show_default=True,
+    metavar="DIR",
+    help="One recording per exchange goes here (redacted: safe to share).",
+)
+@click.option(
+    "--idle-gap",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Silence longer than this is CD102 [15].",
+)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[-- CMD…]")
+@report_options
+@click.pass_context
+def record(
+    ctx: click.Context,
+    listen: str | None,
+    upstream: str | None,
+    out: str,
+    idle_gap: float | None,
+    command: tuple[str, ...],
+    **options,
+) -> None:
+    """Record every exchange between your app and the API, exactly as it was, while the app runs.
+
+    Point ANTHROPIC_BASE_URL at the proxy, or give the app's command after `--` and it is run with
+    ANTHROPIC_BASE_URL set:  claude-doctor record -- python app.py"""
+    opts = settings(ctx, **options)
+    if idle_gap is not None:
+        opts.config.idle_gap = idle_gap
+    host, port = parse_listen(listen or "", 0 if command and listen is None else DEFAULT_PORT)
+    target = (upstream or default_upstream()).rstrip("/")
+    if not target.startswith(("http://", "https://")):
+        fail(f"--upstream {target!r}: expected an http:// or https:// URL")
+    proxy = _proxy(target, Path(out), host, port, opts)
+    if not _loopback(host):
+        click.echo(
+            f"claude-doctor record: warning: listening on {host}, not loopback: anyone who can reach this port "
+            "can send requests through it and read what it records",
+            err=True,
+        )
+    try:
+        code = asyncio.run(_main(proxy, list(command), target, opts))
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
+        code = 130
+    _report(opts, proxy, code)
+
+
+def _loopback(host: str) -> bool:
+    from ..capture.proxy import is_loopback
+
+    return is_loopback(host)
+
+
+def _proxy(upstream: str, out: Path, host: str, port: int, opts: Settings) -> RecordingProxy:
+    from ..capture.proxy import ProxyOptions, RecordingProxy
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"{out}: cannot create: {exc.strerror or exc}")
+    return RecordingProxy(ProxyOptions(upstream, out, host, port, opts.config, on_exchange=_Live(opts)))
+
+
+async def _main(proxy: RecordingProxy, command: list[str], upstream: str, opts: Settings) -> int:
+    """Serve until Ctrl-C (standalone) or until CMD exits; returns the exit status to pass on."""
+    try:
+        await proxy.start()
+    except OSError as exc:
+        reason = "port in use" if exc.errno in (48, 98, 10048) else (exc.strerror or str(exc))
+        fail(f"cannot listen on {proxy.options.host}:{proxy.options.port}: {reason}")
+    say = _say(opts)
+    say(f"record: {proxy.url} -> {redact_text(upstream)}, recordings in {proxy.options.out}/")
+    try:
+        if command:
+            return await _run_child(proxy, command)
+        say(f"record: export ANTHROPIC_BASE_URL={proxy.url}  (Ctrl-C to stop)")
+        await _until_signal()
+        return 0
+    finally:
+        await proxy.stop()
+
+
+async def _until_signal() -> None:
+    """Wait for Ctrl-C or SIGTERM without a traceback."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _run_child(proxy: RecordingProxy, command: list[str]) -> int:
+    """Run CMD against the proxy. Ctrl-C reaches CMD from the terminal, so it is left to CMD to act
+    on; SIGTERM is passed on. Returns CMD's status (128+N when a signal N ended it, as a shell says)."""
+    env = dict(os.environ, ANTHROPIC_BASE_URL=proxy.url)
+    for name in ("NO_PROXY", "no_proxy"):  # an HTTP(S)_PROXY must not capture the loopback hop
+        env[name] = ",".join(p for p in (env.get(name), "127.0.0.1", "localhost", "::1") if p)
+    try:
+        child = await asyncio.create_subprocess_exec(*command, env=env)
+    except OSError as exc:
+        fail(f"cannot run {command[0]!r}: {exc.strerror or exc}")
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, lambda: None)
+    loop.add_signal_handler(signal.SIGTERM, lambda: child.send_signal(signal.SIGTERM))
+    try:
+        code = await child.wait()
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)
+    return 128 - code if code < 0 else code
+
+
+def _say(opts: Settings):
+    """Narrative lines go to stderr, so the app's stdout and the report stay clean."""
+
+    def say(line: str) -> None:
+        if not opts.quiet:
+            click.echo(line, err=True)
+
+    return say
+
+
+class _Live:
+    """Prints each exchange and its findings on stderr the moment it completes."""
+
+    def __init__(self, opts: Settings) -> None:
+        self.opts = opts
+        self.color = opts.color and sys.stderr.isatty()
+
+    def __call__(self, captured: Captured) -> None:
+        from ..report.human import format_finding
+
+        status = captured.status if captured.status is not None else "---"
+        line = (
+            f"record: {captured.method} {captured.path} {status}, {captured.bytes:,} B in {captured.chunks} chunks, "
+            f"{captured.seconds:.2f}s, {captured.end}"
+        )
+        if captured.error:
+            line += f" ({captured.error})"
+        if not self.opts.quiet:
+            click.echo(redact_text(f"{line} -> {captured.recording}"), err=True)
+        for finding in captured.findings:
+            if self.opts.selected(finding):
+                text = format_finding(finding, color=self.color, with_fix=False)
+                click.echo("  " + redact_text(text), err=True, color=self.color)
+
+
+def _report(opts: Settings, proxy: RecordingProxy, code: int) -> None:
+    """The whole report on stdout, then exit: 1 for findings at or above --fail-on, else ``code``."""
+    from ..report import Report, render
+
+    kept = [f for c in proxy.captured for f in c.findings if opts.selected(f)]
+    report = Report(kept, len(proxy.captured))
+    text = render(report, opts.fmt, color=opts.color, verbose=opts.verbose, quiet=opts.quiet)
+    if text:
+        click.echo(redact_text(text), color=opts.color)
+    sys.exit(1 if any(f.level >= opts.fail_on for f in kept) else code)
