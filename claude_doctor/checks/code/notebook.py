@@ -42,6 +42,8 @@ def parse_notebook(data: bytes) -> tuple[Notebook, ast.Module]:
         raw_cells = document["cells"]
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise NotebookError(f"not a Jupyter notebook ({type(exc).__name__}: {exc})") from None
+    if not isinstance(raw_cells, list):
+        raise NotebookError(f"not a Jupyter notebook (cells is {type(raw_cells).__name__}, not a list)")
     parts: list[str] = []
     cells: list[int] = []
     starts: list[int] = []
