@@ -415,3 +415,34 @@ def test_doctor_arguments_without_the_subcommand_name(tmp_path: Path, args: list
     else:
         assert result.code == 1, result.stderr
         assert f"on {root.resolve()}" in result.stdout and "CD201" in section(result.stdout, "Code")
+
+
+# -- --live against the local mock API ----------------------------------------------------------------
+
+
+def _live_env(base_url: str) -> dict[str, str]:
+    fake = "sk-ant-api03-" + "".join(random.choices(string.ascii_letters + string.digits, k=93)) + "AA"
+    return {"ANTHROPIC_API_KEY": fake, "ANTHROPIC_BASE_URL": base_url}
+
+
+@pytest.mark.parametrize("faults, expected", [([], set()), (["truncate:5"], {"CD104"}), (["reorder"], {"CD105"})])
+def test_live_probe_checks_the_real_stream(tmp_path, faults, expected):
+    from claude_doctor.serve import running
+
+    with running(faults) as url:
+        result = run_cli("--live", str(tmp_path), "--format", "json", env=_live_env(url))
+    stream_codes = {f["code"] for f in result.json["findings"] if f["code"].startswith("CD1")}
+    assert stream_codes == expected, result.stdout
+    assert "CD408" not in result.codes()
+
+
+def test_live_probe_names_the_failing_step(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = run_cli("--live", str(tmp_path), "--format", "json", env=_live_env(f"http://127.0.0.1:{port}"))
+    (unreachable,) = [f for f in result.json["findings"] if f["code"] == "CD408"]
+    assert unreachable["message"].startswith("TCP step failed")
+    assert result.code == 1

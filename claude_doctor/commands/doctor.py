@@ -32,12 +32,14 @@ def doctor(ctx: click.Context, path: Path, live: bool, python: str | None, **opt
     sections: dict[Area, tuple[list[Finding], str]] = {}
     errors: list[str] = []
     try:
-        sections[Area.ENV] = _environment(path, python, live, opts)
+        sections[Area.ENV] = _environment(path, python)
     except (DoctorError, ValueError) as exc:
         fail(str(exc))
     sections[Area.CODE] = _code(path, opts, errors)
     sections[Area.SECRETS] = _secrets(path, errors)
     sections[Area.STREAM] = _streams(path, opts, errors)
+    if live:
+        _add_live_probe(sections, opts)
     findings = [f for found, _ in sections.values() for f in found]
     if opts.fmt != "human":
         finish(opts, findings, len(sections), errors)
@@ -48,7 +50,7 @@ def doctor(ctx: click.Context, path: Path, live: bool, python: str | None, **opt
     exit_for(opts, [f for found, _ in kept.values() for f in found], errors)
 
 
-def _environment(path: Path, python: str | None, live: bool, opts: Settings) -> tuple[list[Finding], str]:
+def _environment(path: Path, python: str | None) -> tuple[list[Finding], str]:
     from ..checks.env import check_environment
 
     findings, facts = check_environment(path, python)
@@ -61,15 +63,21 @@ def _environment(path: Path, python: str | None, live: bool, opts: Settings) -> 
         )
         if part
     )
-    if live:
-        findings += _live_probe(opts)
     return findings, note
 
 
-def _live_probe(opts: Settings) -> list[Finding]:
-    from ..capture.live import probe
+def _add_live_probe(sections: dict[Area, tuple[list[Finding], str]], opts: Settings) -> None:
+    """One real streaming request: a failure to reach the API belongs to the environment, what the
+    stream itself showed to the streams."""
+    from .live import probe_findings
 
-    return probe(opts.config)
+    found = probe_findings(opts)
+    reached = not any(f.rule.area is Area.ENV for f in found)
+    for area in (Area.ENV, Area.STREAM):
+        findings, note = sections[area]
+        if area is Area.STREAM and reached:
+            note += " + the live request"
+        sections[area] = (findings + [f for f in found if f.rule.area is area], note)
 
 
 def _code(path: Path, opts: Settings, errors: list[str]) -> tuple[list[Finding], str]:

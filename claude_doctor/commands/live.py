@@ -77,19 +77,31 @@ def live(
     key = credential()
     if key is None:
         finish(opts, [_no_credentials()], files=0)
-    base = (os.environ.get("ANTHROPIC_BASE_URL") or PUBLIC_API).rstrip("/")
-    url = f"{base}/v1/messages"
-    request = {
-        "model": model,
-        "max_tokens": max_tokens,
-        "stream": True,
-        "messages": [{"role": "user", "content": prompt}],
-    }
+    url = messages_url()
+    request = _request(model, max_tokens, prompt)
     say = _Say(opts)
     say(f"live: POST {url}  model={model}  max_tokens={max_tokens} (at most {max_tokens} output tokens billed)")
     findings, result = _probe(url, key, request, record, timeout, opts)
     _summarise(say, request, result, record)
     finish(opts, findings, files=1)
+
+
+def messages_url() -> str:
+    return (os.environ.get("ANTHROPIC_BASE_URL") or PUBLIC_API).rstrip("/") + "/v1/messages"
+
+
+def _request(model: str, max_tokens: int, prompt: str) -> dict:
+    return {"model": model, "max_tokens": max_tokens, "stream": True, "messages": [{"role": "user", "content": prompt}]}
+
+
+def probe_findings(opts: Settings) -> list[Finding]:
+    """``claude-doctor --live``: the default probe (DEFAULT_MODEL, 64 output tokens at most), findings
+    only. Without a key nothing is sent; the environment check already reports CD403."""
+    key = credential()
+    if key is None:
+        return []
+    findings, _ = _probe(messages_url(), key, _request(DEFAULT_MODEL, 64, DEFAULT_PROMPT), None, 60.0, opts)
+    return findings
 
 
 def _no_credentials() -> Finding:
