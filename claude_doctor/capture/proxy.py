@@ -103,6 +103,12 @@ class _Exchange:
         self.recorder = ExchangeRecorder(RecordingWriter(self.stream, "proxy"), 0, listener=self._check)
         self.error: str | None = None
 
+    def later(self, name: str, *args: Any) -> None:
+        """Record after the bytes have gone on: the call waits behind every callback already ready, so
+        when many streams have data at once, all of them are forwarded before any is recorded and
+        checked. Calls stay in order (``call_soon`` is FIFO); times are taken by the caller, now."""
+        asyncio.get_running_loop().call_soon(getattr(self.recorder, name), *args)
+
     def _check(self, record: Any) -> None:
         self.findings.extend(self.analyzer.add(record))
 
@@ -117,7 +123,7 @@ class _Exchange:
             self.path,
             self.recorder.status,
             self.recorder.reason or "cancelled",
-            self.recorder.now(),
+            self.recorder.seconds,
             self.recorder.bytes,
             self.recorder.chunks,
             str(self.file),
@@ -184,6 +190,8 @@ class RecordingProxy:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            for _ in range(3):  # let the recording callbacks of cancelled exchanges run
+                await asyncio.sleep(0)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -195,10 +203,13 @@ class RecordingProxy:
         try:
             return await self._forward(request, exchange)
         finally:
-            captured = exchange.close()
-            self.captured.append(captured)
-            if self.options.on_exchange is not None:
-                self.options.on_exchange(captured)
+            asyncio.get_running_loop().call_soon(self._closed, exchange)
+
+    def _closed(self, exchange: _Exchange) -> None:
+        captured = exchange.close()
+        self.captured.append(captured)
+        if self.options.on_exchange is not None:
+            self.options.on_exchange(captured)
 
     async def _forward(self, request: web.Request, exchange: _Exchange) -> web.StreamResponse:
         from aiohttp import ClientError, web
@@ -213,11 +224,11 @@ class RecordingProxy:
                 request.method, url, headers=headers, data=body or None, allow_redirects=False
             )
         except asyncio.CancelledError:
-            recorder.end("cancelled")
+            exchange.later("end", "cancelled", None, recorder.now())
             raise
         except (TimeoutError, ClientError, OSError) as exc:
             exchange.error = f"{_failed_step(exc)} step failed reaching {self.upstream}"
-            recorder.end("error", exc)
+            exchange.later("end", "error", exc, recorder.now())
             _break(request, exc)
             return web.StreamResponse(status=502)  # never sent: the connection is already closed
         try:
@@ -228,37 +239,37 @@ class RecordingProxy:
     async def _relay(self, request: web.Request, upstream: ClientResponse, exchange: _Exchange) -> web.StreamResponse:
         from aiohttp import web
 
-        recorder = exchange.recorder
+        now = exchange.recorder.now
         raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in upstream.raw_headers]
-        recorder.response(
-            upstream.status, upstream.reason, f"HTTP/{upstream.version.major}.{upstream.version.minor}", raw
-        )
+        version = f"HTTP/{upstream.version.major}.{upstream.version.minor}"
+        exchange.later("response", upstream.status, upstream.reason, version, raw, now())
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for name, value in raw:
             if name.lower() not in RESPONSE_NOT_FORWARDED:
                 response.headers.add(name, value)
         try:
             await response.prepare(request)
-            reason, error = await self._pump(upstream, response, recorder)
+            reason, error = await self._pump(upstream, response, exchange)
         except (asyncio.CancelledError, _ClientGone, ConnectionError) as exc:
-            recorder.end("cancelled")
+            exchange.later("end", "cancelled", None, now())
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return response
         if error is not None:
-            recorder.end(reason, error)
+            exchange.later("end", reason, error, now())
             await _drained(request)
             _break(request, error)
             return response
         await response.write_eof()
-        recorder.end("eof")
+        exchange.later("end", "eof", None, now())
         return response
 
     async def _pump(
-        self, upstream: ClientResponse, response: web.StreamResponse, recorder: ExchangeRecorder
+        self, upstream: ClientResponse, response: web.StreamResponse, exchange: _Exchange
     ) -> tuple[str, BaseException | None]:
         """Copy the body as it arrives; returns how the upstream body ended (``eof`` or ``reset`` and why)."""
         content = upstream.content
+        now = exchange.recorder.now
         while True:
             try:
                 data = await content.readany()
@@ -268,12 +279,12 @@ class RecordingProxy:
                 return "reset", exc
             if not data:
                 return "eof", None
-            t = recorder.now()
+            t = now()
             try:
                 await response.write(data)
             except ConnectionError as exc:
                 raise _ClientGone from exc
-            recorder.chunk(data, t)
+            exchange.later("chunk", data, t)
 
 
 def _failed_step(exc: BaseException) -> str:

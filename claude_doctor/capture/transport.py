@@ -134,6 +134,7 @@ class ExchangeRecorder:
         self.started = time.monotonic()
         self.decode = BodyDecoder(None)
         self.reason: str | None = None  #: the end reason, once written
+        self.seconds = 0.0  #: from the request to the end
         self.bytes = 0
         self.chunks = 0
         self.status: int | None = None
@@ -149,8 +150,10 @@ class ExchangeRecorder:
         if self.listener is not None:
             self.listener(_request_record(self.i, method, url, headers, body))
 
-    def response(self, status: int, reason: str | None, http_version: str | None, headers: Headers) -> None:
-        t = self.now()
+    def response(
+        self, status: int, reason: str | None, http_version: str | None, headers: Headers, t: float | None = None
+    ) -> None:
+        t = self.now() if t is None else t
         self.status = status
         self.decode = BodyDecoder(next((v for k, v in headers if k.lower() == "content-encoding"), None))
         with self.lock:
@@ -171,12 +174,12 @@ class ExchangeRecorder:
         if self.listener is not None:
             self.listener(Chunk(self.i, t, data))
 
-    def end(self, reason: str, exc: BaseException | None = None) -> None:
+    def end(self, reason: str, exc: BaseException | None = None, t: float | None = None) -> None:
         """Write the end line once; later calls (a close after an error) are ignored."""
         if self.reason is not None:
             return
         self.reason = reason
-        t = self.now()
+        t = self.seconds = self.now() if t is None else t
         error = redact_text(describe(exc)) if exc is not None else None
         error_type = error.split(":")[0] if error else None
         with self.lock:
