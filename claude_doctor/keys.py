@@ -62,7 +62,14 @@ def redact_text(text: str) -> str:
     """Replace every key-like run in ``text`` with its redacted stand-in."""
     if "sk-ant-" not in text:
         return text
-    return KEYISH_RE.sub(lambda m: redacted_value(m.group(0)), text)
+    return KEYISH_RE.sub(_redacted_unless_fingerprint, text)
+
+
+def _redacted_unless_fingerprint(match: re.Match[str]) -> str:
+    """A fingerprint (``sk-ant-admin01-…U9AA, 110 chars``) is already safe: leave it as it is."""
+    if match.string.startswith("…", match.end()) and re.fullmatch(r"sk-ant-[a-z]+\d\d-", match.group(0)):
+        return match.group(0)
+    return redacted_value(match.group(0))
 
 
 def redact_pieces(pieces: list[bytes]) -> list[bytes]:

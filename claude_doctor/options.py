@@ -14,6 +14,7 @@ import click
 from .config import Config, load_config
 from .errors import DoctorError
 from .findings import Finding, Severity, matches
+from .keys import redact_text
 from .report import FORMATS, Report, render
 
 
@@ -116,7 +117,7 @@ def settings(ctx: click.Context, config_from: Path | None = None, **given) -> Se
 
 def fail(message: str) -> None:
     """One line on stderr, exit 2: the way every unreadable input and bad option ends."""
-    click.echo(f"claude-doctor: error: {message}", err=True)
+    click.echo(redact_text(f"claude-doctor: error: {message}"), err=True)  # a path or a body may hold a key
     sys.exit(2)
 
 
@@ -128,18 +129,18 @@ def finish(
     report = Report(kept, files, list(errors), list(warnings))
     if opts.fmt == "human":
         for warning in report.warnings:
-            click.echo(f"claude-doctor: warning: {warning}", err=True)
+            click.echo(redact_text(f"claude-doctor: warning: {warning}"), err=True)
     nothing_read = report.errors and not report.files
     text = "" if nothing_read else render(report, opts.fmt, color=opts.color, verbose=opts.verbose, quiet=opts.quiet)
     if text:
-        click.echo(text, color=opts.color)
+        click.echo(redact_text(text), color=opts.color)  # messages quote bodies, which may echo a key
     exit_for(opts, kept, report.errors)
 
 
 def exit_for(opts: Settings, kept: list[Finding], errors: list[str]) -> None:
     """Print the input errors and exit: 2 if there were any, else 1 for findings at or above --fail-on."""
     for error in errors:
-        click.echo(f"claude-doctor: error: {error}", err=True)
+        click.echo(redact_text(f"claude-doctor: error: {error}"), err=True)
     if errors:
         sys.exit(2)
     sys.exit(1 if any(f.level >= opts.fail_on for f in kept) else 0)

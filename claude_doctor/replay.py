@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO
 
+from .keys import redact_text
 from .recording.model import Chunk, End, Record, Request, Response
 from .sse import SSEDecoder, SSEEvent
 
@@ -43,6 +44,7 @@ class Screen:
         self.mid_line = {id(out): False, id(marks): False}
 
     def text(self, text: str) -> None:
+        text = redact_text(text)  # a body or an error event may echo a key: never print one
         if text:
             self.out.write(text)
             self.out.flush()
@@ -52,7 +54,7 @@ class Screen:
         stream = self.marks
         if self.mid_line.get(id(stream)):
             stream.write("\n")
-        line = f"[{text}]"
+        line = redact_text(f"[{text}]")
         stream.write(f"{STYLES[kind]}{line}{RESET}\n" if self.color else line + "\n")
         stream.flush()
         self.mid_line[id(stream)] = False

@@ -737,8 +737,17 @@ async def _read_body(request: web.Request, count_tokens: bool = False) -> tuple[
         return {}, error_reply(401, "x-api-key header is required")
     if not request.headers.get("anthropic-version"):
         return {}, error_reply(400, "anthropic-version: header is required")
+    too_large = False
     try:
-        body = json.loads(await request.read())
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        # answered outside the except block: aiohttp's exception, kept as the response, would hold its
+        # traceback and with it the partial body (up to MAX_BODY) in a cycle, once per refused request
+        too_large = True
+    if too_large:
+        return {}, error_reply(413)
+    try:
+        body = json.loads(raw)
     except ValueError:
         return {}, error_reply(400, "There was an error parsing the body of your request as JSON.")
     if not isinstance(body, dict):

@@ -12,12 +12,14 @@ TLS, proxy, HTTP), walking the exception chain, for errors from ``httpx`` and fr
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from ..keys import redact_text
 from ..recording.jsonl import RecordingWriter
 
 #: Exception modules that speak for an HTTP client: the old and the new package, and their cores.
@@ -82,8 +84,13 @@ def describe(exc: BaseException) -> str:
     """``module.Class: message`` on one line, the way a traceback's last line reads."""
     module = type(exc).__module__
     name = type(exc).__name__ if module == "builtins" else f"{module.split('.')[0]}.{type(exc).__name__}"
-    text = " ".join(str(exc).split())
+    # a malformed credential ends up in h11's "Illegal header value b'Bearer sk-ant-…\\n'": never print it
+    text = _HEADER_VALUE.sub(r"\1[REDACTED]", " ".join(str(exc).split()))
+    text = redact_text(text)
     return f"{name}: {text}" if text else name
+
+
+_HEADER_VALUE = re.compile(r"""(header value:? )(?:b?'[^']*'|b?"[^"]*"|\S+)""", re.IGNORECASE)
 
 
 @dataclass

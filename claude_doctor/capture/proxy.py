@@ -215,7 +215,15 @@ class RecordingProxy:
         from aiohttp import ClientError, web
 
         recorder = exchange.recorder
-        body = await request.read()
+        too_large = False
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            # answered outside the except block: aiohttp's exception, kept alive as the response, would hold
+            # its traceback and with it the partial body (up to MAX_REQUEST) in a cycle, one per refusal
+            too_large = True
+        if too_large:
+            return web.Response(status=413, text=f"Request body larger than {MAX_REQUEST} bytes")
         headers = forwarded_headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers])
         url = self.upstream + request.raw_path
         recorder.request(request.method, url, headers, body)
