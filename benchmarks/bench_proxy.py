@@ -52,7 +52,7 @@ async def _upstream_handler(request):
     from aiohttp import web
 
     await request.read()
-    response = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
+    response = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})  # noqa: CD220 - a loopback test upstream, no proxy in front
     await response.prepare(request)
     start = {"type": "message_start", "message": {"id": "msg_bench", "type": "message", "role": "assistant"}}
     await response.write(_event("message_start", start))
