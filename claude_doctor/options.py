@@ -14,7 +14,6 @@ import click
 from .config import Config, load_config
 from .errors import DoctorError
 from .findings import Finding, Severity, matches
-from .keys import redact_text
 from .report import FORMATS, Report, render
 
 
@@ -113,6 +112,15 @@ def settings(ctx: click.Context, config_from: Path | None = None, **given) -> Se
         verbose=(given.get("verbose") or 0) + (parent.get("verbose") or 0),
         config=config,
     )
+
+
+def redact_text(text: str) -> str:
+    """Keys hidden (``claude_doctor.keys``, imported only when the text may hold one: start-up matters)."""
+    if "sk-ant-" not in text:
+        return text
+    from .keys import redact_text as redact
+
+    return redact(text)
 
 
 def fail(message: str) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO
 
-from .keys import redact_text
+from .options import redact_text
 from .recording.model import Chunk, End, Record, Request, Response
 from .sse import SSEDecoder, SSEEvent
 
