@@ -509,5 +509,13 @@ def test_cli_on_generated_files(files, seed):
         _no_traceback(run_cli("explain", "-", stdin=b"\n".join(files)))
 
 
+@pytest.mark.parametrize("data", [b"\x80", b"httpx.ReadTimeout \xff\xfe timed out"])
+def test_explain_reads_undecodable_stdin(data):
+    """Regression (found by this fuzzer): ``explain -`` on bytes that are not UTF-8 was an internal error
+    (UnicodeDecodeError) when stdin's encoding is strict."""
+    result = run_cli("explain", "-", stdin=data)
+    _no_traceback(result, allowed=(0, 1))
+
+
 if sys.platform == "win32":  # pragma: no cover
     pytestmark = pytest.mark.skip("POSIX temp-file semantics")

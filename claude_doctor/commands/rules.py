@@ -90,7 +90,8 @@ def explain(what: str | None, fmt: str) -> None:
     if what == "-" or (not what.upper().startswith("CD") and _is_file(what)):
         from ..tracebacks import explain_text
 
-        text = sys.stdin.read() if what == "-" else _read(what)
+        # bytes, decoded leniently like a file: a pasted log may hold anything (and PYTHONIOENCODING may be strict)
+        text = sys.stdin.buffer.read().decode("utf-8", "replace") if what == "-" else _read(what)
         sys.exit(explain_text(text, fmt))
     fail(f"unknown rule {what!r} (run `claude-doctor rules` for the list)")
 
