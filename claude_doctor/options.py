@@ -7,14 +7,18 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from .config import Config, load_config
 from .errors import DoctorError
 from .findings import Finding, Severity, matches
 from .report import FORMATS, Report, render
+
+if TYPE_CHECKING:  # the config module (pathlib, fnmatch, tomllib) loads only when a command runs
+    from pathlib import Path
+
+    from .config import Config
 
 
 def _split_codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str] | None:
@@ -93,6 +97,8 @@ def settings(ctx: click.Context, config_from: Path | None = None, **given) -> Se
     def pick(name: str):
         value = given.get(name)
         return value if value is not None else parent.get(name)
+
+    from .config import load_config
 
     try:
         config = load_config(config_from)
