@@ -36,13 +36,14 @@ def doctor(ctx: click.Context, path: Path, live: bool, python: str | None, **opt
     except (DoctorError, ValueError) as exc:
         fail(str(exc))
     sections[Area.CODE] = _code(path, opts, errors)
-    sections[Area.SECRETS] = _secrets(path, errors)
+    key_findings, key_note, files = _secrets(path, errors)
+    sections[Area.SECRETS] = (key_findings, key_note)
     sections[Area.STREAM] = _streams(path, opts, errors)
     if live:
         _add_live_probe(sections, opts)
     findings = [f for found, _ in sections.values() for f in found]
     if opts.fmt != "human":
-        finish(opts, findings, len(sections), errors)
+        finish(opts, findings, files, errors)
     from ..report.doctor import render_doctor
 
     kept = {area: ([f for f in found if opts.selected(f)], note) for area, (found, note) in sections.items()}
@@ -97,7 +98,8 @@ def _code(path: Path, opts: Settings, errors: list[str]) -> tuple[list[Finding],
     return findings, note
 
 
-def _secrets(path: Path, errors: list[str]) -> tuple[list[Finding], str]:
+def _secrets(path: Path, errors: list[str]) -> tuple[list[Finding], str, int]:
+    """CD3xx over every project file; the file count is the report's (code and recordings are among them)."""
     from ..checks import secrets as scan
     from ..files import project_files
 
@@ -105,7 +107,7 @@ def _secrets(path: Path, errors: list[str]) -> tuple[list[Finding], str]:
     findings, scan_errors = scan.scan_files(files)
     findings += scan.env_findings(files)
     errors += scan_errors
-    return findings, f"{len(files)} file{'s' if len(files) != 1 else ''} scanned for keys"
+    return findings, f"{len(files)} file{'s' if len(files) != 1 else ''} scanned for keys", len(files)
 
 
 def _streams(path: Path, opts: Settings, errors: list[str]) -> tuple[list[Finding], str]:
