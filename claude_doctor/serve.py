@@ -21,8 +21,6 @@ import itertools
 import json
 import math
 import secrets
-import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +34,7 @@ from .faults import Faults, parse_faults
 from .recording.model import Chunk, End, Response, Source
 from .sse import SSEDecoder
 from .synth import PING, sse
+from .web import abort, read_body
 
 DEFAULT_PING_INTERVAL = 15.0  #: the API's keep-alive cadence (DESIGN.md, CD102)
 DEFAULT_RETRY_AFTER = 1.0  #: seconds; small so that a client with retries left comes back quickly
@@ -575,14 +574,7 @@ class _Sender:
             self.held = []
 
     def _reset(self) -> None:
-        """A real TCP RST: linger 0 makes close() discard the send queue and reset the peer."""
-        transport = self.request.transport
-        if transport is None:
-            return
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
+        abort(self.request, reset=True)
 
 
 # -- the application --------------------------------------------------------------------------------
@@ -737,14 +729,8 @@ async def _read_body(request: web.Request, count_tokens: bool = False) -> tuple[
         return {}, error_reply(401, "x-api-key header is required")
     if not request.headers.get("anthropic-version"):
         return {}, error_reply(400, "anthropic-version: header is required")
-    too_large = False
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        # answered outside the except block: aiohttp's exception, kept as the response, would hold its
-        # traceback and with it the partial body (up to MAX_BODY) in a cycle, once per refused request
-        too_large = True
-    if too_large:
+    raw = await read_body(request)
+    if raw is None:
         return {}, error_reply(413)
     try:
         body = json.loads(raw)

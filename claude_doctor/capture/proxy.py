@@ -20,8 +20,6 @@ import contextlib
 import datetime as _dt
 import ipaddress
 import itertools
-import socket
-import struct
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from ..checks.stream import StreamAnalyzer
 from ..config import Config
 from ..findings import Finding
 from ..recording.jsonl import RecordingWriter
+from ..web import abort, read_body
 from .live import failed_step
 from .transport import ExchangeRecorder, forwarded_headers
 
@@ -215,14 +214,8 @@ class RecordingProxy:
         from aiohttp import ClientError, web
 
         recorder = exchange.recorder
-        too_large = False
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            # answered outside the except block: aiohttp's exception, kept alive as the response, would hold
-            # its traceback and with it the partial body (up to MAX_REQUEST) in a cycle, one per refusal
-            too_large = True
-        if too_large:
+        body = await read_body(request)
+        if body is None:
             return web.Response(status=413, text=f"Request body larger than {MAX_REQUEST} bytes")
         headers = forwarded_headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers])
         url = self.upstream + request.raw_path
@@ -334,13 +327,7 @@ async def _drained(request: web.Request, limit: float = 1.0) -> None:
 def _break(request: web.Request, exc: BaseException) -> None:
     """Break the app's connection the way upstream broke ours: a TCP reset for a reset, else a close
     without the body's end (so a chunked or sized body is visibly incomplete)."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None and _is_reset(exc):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
+    abort(request, reset=_is_reset(exc))
 
 
 @contextlib.contextmanager
