@@ -144,7 +144,7 @@ def finish(
     if opts.fmt == "human":
         for warning in report.warnings:
             click.echo(redact_text(f"claude-doctor: warning: {warning}"), err=True)
-    nothing_read = report.errors and not report.files
+    nothing_read = opts.fmt == "human" and report.errors and not report.files  # the error lines say it all
     text = "" if nothing_read else render(report, opts.fmt, color=opts.color, verbose=opts.verbose, quiet=opts.quiet)
     if text:
         click.echo(redact_text(text), color=opts.color)  # messages quote bodies, which may echo a key

@@ -12,7 +12,8 @@ from ..options import fail, finish, idle_gap_option, report_options, settings
 
 
 def check_paths(paths: list[str], config) -> tuple[list[Finding], int, list[str], list[str]]:
-    """Check each recording; an unreadable one becomes an error line and the others still run."""
+    """Check each recording; an unreadable one becomes an error line and the others still run.
+    Returns the findings, how many files were read, the error lines and the read warnings."""
     from ..checks.stream import check_source
     from ..recording import find_recordings, open_source
 
@@ -28,7 +29,7 @@ def check_paths(paths: list[str], config) -> tuple[list[Finding], int, list[str]
             errors.append(str(exc))
             continue
         warnings += source.warnings
-    return findings, len(files), errors, warnings
+    return findings, len(files) - len(errors), errors, warnings
 
 
 @click.command()
@@ -47,6 +48,6 @@ def stream(ctx: click.Context, files: tuple[str, ...], **options) -> None:
         if path != "-" and not Path(path).exists():
             fail(f"{path}: no such file or folder")
     findings, count, errors, warnings = check_paths(list(files), opts.config)
-    if count == 0:
+    if count == 0 and not errors:
         fail(f"{', '.join(files)}: no recordings found")
     finish(opts, findings, count, errors, warnings)
