@@ -397,13 +397,3 @@ def _offset_in_body(parts: list[bytes], offsets: list[int], offset_in_joined: in
             return at + offset_in_joined
         offset_in_joined -= len(part) + 1
     return offsets[-1] + len(parts[-1])
-
-
-def iter_events(chunks, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES):
-    """Decode an iterable of ``(t, bytes)`` chunks; yields events, then the tail (if any) last."""
-    decoder = SSEDecoder(max_event_bytes)
-    for t, chunk in chunks:
-        yield from decoder.feed(chunk, t)
-    tail = decoder.close()
-    if tail is not None:
-        yield tail
