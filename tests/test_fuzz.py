@@ -85,6 +85,25 @@ JSONISH = st.recursive(
 )
 
 
+def _apply_edit(items: list, op: str, where: float, extra: object) -> bool:
+    """Delete, duplicate, swap or insert ``extra`` at the relative position ``where`` (0..1) of
+    ``items``; returns False for any other op, which the caller applies itself."""
+    at = min(int(where * len(items)), len(items) - 1)
+    if op == "delete":
+        if len(items) > 1:
+            del items[at]
+    elif op == "dup":
+        items.insert(at, items[at])
+    elif op == "swap":
+        if at + 1 < len(items):
+            items[at], items[at + 1] = items[at + 1], items[at]
+    elif op == "insert":
+        items.insert(at, extra)
+    else:
+        return False
+    return True
+
+
 def _mutate_tree(data: st.DataObject, doc: object, count: int) -> object:
     """Replace, delete or retype ``count`` nodes chosen at random paths of ``doc`` (in place)."""
     for _ in range(count):
@@ -199,16 +218,8 @@ LINE_NOISE = st.sampled_from(
 def test_line_based_imports_with_mutated_lines(which, edits):
     lines = LINE_SOURCES[which].split(b"\n")
     for op, where, noise in edits:
-        at = min(int(where * len(lines)), len(lines) - 1)
-        if op == "delete" and len(lines) > 1:
-            del lines[at]
-        elif op == "dup":
-            lines.insert(at, lines[at])
-        elif op == "swap" and at + 1 < len(lines):
-            lines[at], lines[at + 1] = lines[at + 1], lines[at]
-        elif op == "insert":
-            lines.insert(at, noise)
-        else:
+        if not _apply_edit(lines, op, where, noise):  # replace-tail
+            at = min(int(where * len(lines)), len(lines) - 1)
             lines[at] = lines[at][: len(lines[at]) // 2] + noise
     _read_and_check(b"\n".join(lines))
 
@@ -293,14 +304,10 @@ def test_traceback_reader_on_arbitrary_text(text):
 def test_traceback_reader_on_mutated_real_tracebacks(base, symptom, edits):
     lines = (base + "\n" + symptom).split("\n")
     for op, where, noise in edits:
+        if _apply_edit(lines, op, where, noise):
+            continue
         at = min(int(where * len(lines)), len(lines) - 1)
-        if op == "delete" and len(lines) > 1:
-            del lines[at]
-        elif op == "dup":
-            lines.insert(at, lines[at])
-        elif op == "insert":
-            lines.insert(at, noise)
-        elif op == "cut":
+        if op == "cut":
             lines[at] = lines[at][: int(where * len(lines[at]))] + noise
         else:
             lines[at] = (lines[at] * 50)[:20_000]
@@ -387,15 +394,7 @@ def _tokens(text: str) -> list[str]:
 def test_code_checker_on_mutated_sources(which, edits):
     tokens = _tokens(CODE_SOURCES[which])
     for op, where, piece in edits:
-        at = min(int(where * len(tokens)), len(tokens) - 1)
-        if op == "delete" and len(tokens) > 1:
-            del tokens[at]
-        elif op == "dup":
-            tokens.insert(at, tokens[at])
-        elif op == "swap" and at + 1 < len(tokens):
-            tokens[at], tokens[at + 1] = tokens[at + 1], tokens[at]
-        else:
-            tokens.insert(at, piece)
+        _apply_edit(tokens, op, where, piece)
     text = "".join(tokens)
     try:
         findings = check_source(text, "mutated.py", Options(sdk_major=0))
