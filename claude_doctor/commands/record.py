@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..keys import redact_text
-from ..options import Settings, fail, report_options, settings
+from ..options import Settings, fail, idle_gap_option, report_options, settings
 
 if TYPE_CHECKING:
     from ..capture.proxy import Captured, RecordingProxy
@@ -64,13 +64,7 @@ def default_upstream() -> str:
     metavar="DIR",
     help="One recording per exchange goes here (redacted: safe to share).",
 )
-@click.option(
-    "--idle-gap",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="Silence longer than this is CD102 [15].",
-)
+@idle_gap_option
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[-- CMD…]")
 @report_options
 @click.pass_context
@@ -79,7 +73,6 @@ def record(
     listen: str | None,
     upstream: str | None,
     out: str,
-    idle_gap: float | None,
     command: tuple[str, ...],
     **options,
 ) -> None:
@@ -88,8 +81,6 @@ def record(
     Point ANTHROPIC_BASE_URL at the proxy, or give the app's command after `--` and it is run with
     ANTHROPIC_BASE_URL set:  claude-doctor record -- python app.py"""
     opts = settings(ctx, **options)
-    if idle_gap is not None:
-        opts.config.idle_gap = idle_gap
     host, port = parse_listen(listen or "", 0 if command and listen is None else DEFAULT_PORT)
     target = (upstream or default_upstream()).rstrip("/")
     if not target.startswith(("http://", "https://")):
