@@ -88,83 +88,8 @@ def run_bench(bench: Bench, quick: bool, timeout: float | None) -> Outcome:
                 except ValueError:
                     break
                 return Outcome(bench, "ok", list(data["rows"]), data.get("setup", ""), seconds)
-    if proc.returncode == 2 and "--json" in proc.stderr:
-        # a benchmark that does not (yet) speak --json: run it as it is and keep its own report
-        start = time.perf_counter()
-        try:
-            plain = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return _failed(bench, f"timed out after {timeout:.0f} s", time.perf_counter() - start)
-        if plain.returncode == 0:
-            parsed = PARSERS.get(bench.name, lambda text: [])(plain.stdout)
-            if parsed:
-                return Outcome(
-                    bench, "ok", parsed, "its own report below", time.perf_counter() - start, plain.stdout.strip()
-                )
-            row = {
-                "measured": f"{bench.name}: see its report below",
-                "ours": "–",
-                "anchor": "–",
-                "ratio": None,
-                "goal": PENDING_GOALS.get(bench.name, ("", "–"))[1],
-                "met": None,
-            }
-            return Outcome(bench, "ok", [row], "", time.perf_counter() - start, plain.stdout.strip())
-        proc = plain
     tail = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
     return _failed(bench, f"exit {proc.returncode}: {tail}", seconds)
-
-
-def _markdown_rows(text: str) -> list[dict[str, str]]:
-    """The rows of the first markdown table in ``text``, as dicts keyed by the header cells."""
-    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("|")]
-    if len(lines) < 3:
-        return []
-    split = lambda line: [cell.strip() for cell in line.strip("|").split("|")]  # noqa: E731
-    header = split(lines[0])
-    return [dict(zip(header, split(line), strict=False)) for line in lines[2:]]
-
-
-def _number(text: str) -> float:
-    return float(text.strip().rstrip("%").replace(",", ""))
-
-
-def proxy_rows(text: str) -> list[dict]:
-    """Rows from ``bench_proxy.py``'s markdown table (added latency per chunk, throughput vs direct)."""
-    rows = []
-    try:
-        for cells in _markdown_rows(text):
-            streams = cells["streams"]
-            added = [_number(v) for v in cells["added p50 / p99 (ms)"].split("/")]
-            direct = cells["direct p50 / p99 (ms)"]
-            direct_mb, proxied_mb = _number(cells["direct MB/s"]), _number(cells["proxied MB/s"])
-            rows.append(
-                {
-                    "measured": f"added latency per chunk, {streams} concurrent stream(s)",
-                    "ours": f"+{added[0]:.3f} ms p50 / +{added[1]:.3f} ms p99",
-                    "anchor": f"direct: {direct} ms p50 / p99",
-                    "ratio": None,
-                    "goal": "p99 < 1 ms",
-                    "met": added[1] < 1.0,
-                }
-            )
-            rows.append(
-                {
-                    "measured": f"throughput through the proxy, {streams} concurrent stream(s)",
-                    "ours": f"{proxied_mb:,.0f} MB/s",
-                    "anchor": f"direct: {direct_mb:,.0f} MB/s",
-                    "ratio": proxied_mb / direct_mb,
-                    "goal": "≥ 0.90× (90 % of direct)",
-                    "met": proxied_mb / direct_mb >= 0.9,
-                }
-            )
-    except (KeyError, ValueError, IndexError, ZeroDivisionError):
-        return []
-    return rows
-
-
-#: benchmarks that print a markdown table rather than --json rows
-PARSERS = {"proxy": proxy_rows}
 
 
 def _failed(bench: Bench, why: str, seconds: float) -> Outcome:

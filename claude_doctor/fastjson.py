@@ -1,11 +1,14 @@
-"""Strict JSON, fast: jiter (which the SDK brings) straight from bytes, the standard library as the
-fallback and as the judge where jiter is stricter than JSON (lone surrogate escapes). Used on the
-hot paths: event data in the stream checks and lines of a recording."""
+"""Strict JSON, fast: jiter (which the SDK brings) straight from bytes to read, orjson to write, the
+standard library as the fallback and as the judge where those are stricter than JSON (lone surrogate
+escapes, integers past 64 bits). Used on the hot paths: event data in the stream checks and lines of a
+recording, which the recording proxy writes for every chunk it forwards."""
 
 from __future__ import annotations
 
 import json
 from functools import partial
+
+import orjson
 
 try:
     from jiter import from_json as _jiter_from_json
@@ -35,3 +38,12 @@ def parse_json(data: str | bytes | bytearray) -> object:
 #: The hot path's parser, for bytes: jiter itself when installed. It may refuse valid JSON in corners
 #: (lone surrogate escapes), so callers fall back to :func:`parse_json` before calling data invalid.
 loads_fast = partial(_jiter_from_json, allow_inf_nan=False) if _jiter_from_json is not None else parse_json
+
+
+def json_line(obj: dict) -> bytes:
+    """``obj`` as one compact line of UTF-8 JSON ending in a newline. What orjson refuses (a lone
+    surrogate from a ``\\ud800`` escape, a huge integer) the standard library writes, as ASCII escapes."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, separators=(",", ":")).encode("ascii") + b"\n"

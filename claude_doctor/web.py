@@ -1,11 +1,16 @@
-"""aiohttp helpers shared by the two servers, ``serve`` and the recording proxy: reading a request body
-under a size limit without leaking it, and breaking a connection the way a network does."""
+"""HTTP helpers shared by the two servers, ``serve`` and the recording proxy: reading a request body
+under a size limit without leaking it, breaking a connection the way a network does, and finding the
+proxy a request would take."""
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+from urllib.request import getproxies_environment, proxy_bypass_environment
 
 if TYPE_CHECKING:  # aiohttp loads with the server that uses these, not with their importers
     from aiohttp import web
@@ -35,3 +40,23 @@ def abort(request: web.Request, *, reset: bool) -> None:
     if reset and sock is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+
+
+def environment_proxy(url: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The proxy that ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` and ``NO_PROXY`` (from ``env``, else
+    this process's environment) choose for ``url``, as the SDK's client reads them; ``None`` for direct."""
+    parts = urlsplit(url)
+    host, scheme = parts.hostname or "", parts.scheme or "https"
+    saved = None if env is None else dict(os.environ)
+    try:  # urllib reads proxies from os.environ only; let it read the mapping given
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        proxies = getproxies_environment()
+        bypass = bool(host) and proxy_bypass_environment(host)
+    finally:
+        if saved is not None:
+            os.environ.clear()
+            os.environ.update(saved)
+    proxy = proxies.get(scheme) or proxies.get("all")
+    return None if not proxy or bypass else proxy

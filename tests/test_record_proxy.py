@@ -404,6 +404,31 @@ def test_canary_key_never_reaches_a_recording(tmp_path: Path) -> None:
         assert json.loads(text.splitlines()[0])["redacted"]
 
 
+def test_upstream_hop_takes_the_environment_proxy_as_the_sdk_would(tmp_path: Path, monkeypatch) -> None:
+    """HTTP_PROXY carries the proxy's own upstream requests (a corporate proxy stays in the path, as it
+    was for the app); NO_PROXY takes a host out of it, as for the SDK."""
+    asked: list[str] = []
+
+    async def corporate(request: web.Request) -> web.Response:
+        asked.append(str(request.url))
+        return web.Response(text="through the corporate proxy")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", corporate)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with app_server(app) as corporate_url, serving([]) as api:
+        monkeypatch.setenv("HTTP_PROXY", corporate_url)
+        with running("http://api.example.invalid", tmp_path / "via") as proxy, httpx2.Client(trust_env=False) as c:
+            via = c.post(proxy.url + "/v1/messages", headers=HEADERS, json=BODY)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        with running(api.url, tmp_path / "direct") as proxy:
+            direct, _, error = fetch_raw(proxy.url)
+    assert (via.status_code, via.text) == (200, "through the corporate proxy")
+    assert asked == ["http://api.example.invalid/v1/messages"]
+    assert error is None and direct.rstrip().endswith(b'data: {"type":"message_stop"}')
+
+
 def test_recorded_at_loopback_only_by_default(tmp_path: Path) -> None:
     with running("http://127.0.0.1:9", tmp_path) as proxy:
         assert proxy.url.startswith("http://127.0.0.1:")

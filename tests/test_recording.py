@@ -98,6 +98,18 @@ def test_u2028_and_u0085_inside_strings_survive(tmp_path):
     assert len(raw.split(b"\n")) - 1 == 5  # meta, request, response, chunk, end
 
 
+def test_request_json_that_has_no_utf8_form_is_still_written(tmp_path):
+    """JSON allows a lone ``\\ud83d`` escape and integers past 64 bits; Python parses both, but the
+    first has no UTF-8 form. The line is written with ASCII escapes instead and reads back equal."""
+    body = b'{"messages":[{"role":"user","content":"half \\ud83d a pair"}],"seed":18446744073709551616}'
+    path = write(tmp_path / "r.jsonl", [b"data: {}\n\n"], body=body)
+    _, recs = records(path)
+    request = next(r for r in recs if isinstance(r, Request))
+    assert request.json == json.loads(body)
+    assert request.json["messages"][0]["content"] == "half \ud83d a pair"
+    assert chunk_bytes(recs) == [b"data: {}\n\n"]
+
+
 def test_lines_are_compact_json_with_keys_in_table_order(tmp_path):
     path = tmp_path / "r.jsonl"
     with path.open("wb") as f:

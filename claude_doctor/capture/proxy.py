@@ -4,7 +4,10 @@ An aiohttp server takes the app's request, an aiohttp client sends it on unchang
 every ``anthropic-*`` header included, only hop-by-hop headers dropped), and the answer is passed back
 chunk by chunk the moment each arrives: no buffering, no compression or decompression on the client's
 path (``auto_decompress=False``; the recording alone gets the decoded body), no timeouts or retries of
-its own. Each exchange becomes one recording file, flushed per line, redacted, and checked as it goes.
+its own. An ``HTTPS_PROXY`` on the way upstream is honoured as the SDK would, looked up once at start
+(aiohttp's ``trust_env`` would re-read the environment and ``.netrc`` in a thread for every request).
+
+Each exchange becomes one recording file, flushed per line, redacted, and checked as it goes.
 
 Faults are passed on as they happened: an upstream that breaks mid-body breaks the client's connection
 the same way (a reset is a reset, a close is a close) and the recording ends ``reset``; a client that
@@ -30,7 +33,7 @@ from ..checks.stream import StreamAnalyzer
 from ..config import Config
 from ..findings import Finding
 from ..recording.jsonl import RecordingWriter
-from ..web import abort, read_body
+from ..web import abort, environment_proxy, read_body
 from .live import failed_step
 from .transport import ExchangeRecorder, forwarded_headers
 
@@ -140,6 +143,7 @@ class RecordingProxy:
         self.captured: list[Captured] = []
         self._counter = itertools.count()
         self._session: ClientSession | None = None
+        self._via: str | None = None  #: the proxy on the way upstream, if the environment names one
         self._runner: web.AppRunner | None = None
         self._stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.port = options.port
@@ -165,11 +169,11 @@ class RecordingProxy:
         from aiohttp import web
 
         self.options.out.mkdir(parents=True, exist_ok=True)
+        self._via = environment_proxy(self.upstream)
         connector = aiohttp.TCPConnector(limit=0, force_close=False)
         self._session = aiohttp.ClientSession(
             connector=connector,
             auto_decompress=False,
-            trust_env=True,
             timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
             skip_auto_headers=NO_AUTO_HEADERS,
         )
@@ -222,7 +226,7 @@ class RecordingProxy:
         recorder.request(request.method, url, headers, body)
         try:
             upstream = await self._session.request(
-                request.method, url, headers=headers, data=body or None, allow_redirects=False
+                request.method, url, headers=headers, data=body or None, allow_redirects=False, proxy=self._via
             )
         except asyncio.CancelledError:
             exchange.later("end", "cancelled", None, recorder.now())

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
-from urllib.request import getproxies_environment, proxy_bypass_environment
 
 from ..findings import Finding, Severity
 from ..keys import FIXED_LENGTH, fingerprint
+from ..web import environment_proxy
 from .env_rules import (
     BASE_URL,
     HOOK_MISSING,
@@ -162,20 +162,11 @@ def _is_loopback(host: str) -> bool:
 
 
 def check_proxy(facts: EnvFacts, env: Mapping[str, str]) -> list[Finding]:
+    proxy = environment_proxy(facts.base_url, env)
+    if proxy is None:
+        return []
     parts = urlsplit(facts.base_url)
     host, scheme = parts.hostname or "", parts.scheme or "https"
-    saved = dict(os.environ)
-    try:  # urllib reads proxies from os.environ; let it read the mapping we were given
-        os.environ.clear()
-        os.environ.update(env)
-        proxies = getproxies_environment()
-        bypass = bool(host) and proxy_bypass_environment(host)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    proxy = proxies.get(scheme) or proxies.get("all")
-    if not proxy or bypass:
-        return []
     shown = _without_credentials(proxy)
     return [
         Finding(

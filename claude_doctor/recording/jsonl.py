@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from .. import __version__
 from ..errors import RecordingError
-from ..fastjson import parse_json
+from ..fastjson import json_line, parse_json
 from ..keys import KEY_START_AT_END_RE, redact_headers, redact_pieces, redact_text
 from .model import FORMAT, VERSION, Chunk, End, Headers, Meta, Note, Record, Request, Response, Source
 
@@ -178,10 +178,6 @@ def _record(obj: dict) -> Record | None:
 # -- writing --------------------------------------------------------------------------------------
 
 
-def _dumps(obj: dict) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
-
-
 def _round(t: float | None) -> float | None:
     return None if t is None else round(t, 6)
 
@@ -202,7 +198,7 @@ class RecordingWriter:
         self._held: dict[int, list[tuple[float | None, bytes]]] = {}  # chunks that may end inside a key
 
     def _write(self, obj: dict) -> None:
-        self._stream.write(_dumps(obj))
+        self._stream.write(json_line(obj))
         self._stream.flush()
 
     def _meta(self, redacted: set[str]) -> None:
