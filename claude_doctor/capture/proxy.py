@@ -34,6 +34,7 @@ from ..config import Config
 from ..findings import Finding
 from ..recording.jsonl import RecordingWriter
 from ..web import abort, environment_proxy, read_body
+from .idle import IdleLoop, defer, run_deferred
 from .live import failed_step
 from .transport import ExchangeRecorder, forwarded_headers
 
@@ -106,10 +107,10 @@ class _Exchange:
         self.error: str | None = None
 
     def later(self, name: str, *args: Any) -> None:
-        """Record after the bytes have gone on: the call waits behind every callback already ready, so
-        when many streams have data at once, all of them are forwarded before any is recorded and
-        checked. Calls stay in order (``call_soon`` is FIFO); times are taken by the caller, now."""
-        asyncio.get_running_loop().call_soon(getattr(self.recorder, name), *args)
+        """Record after the bytes have gone on, when the loop is idle (``idle.defer``): every stream's
+        data is forwarded before any is recorded and checked. Calls stay in order; times are taken by
+        the caller, now."""
+        defer(getattr(self.recorder, name), *args)
 
     def _check(self, record: Any) -> None:
         self.findings.extend(self.analyzer.add(record))
@@ -193,8 +194,9 @@ class RecordingProxy:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-            for _ in range(3):  # let the recording callbacks of cancelled exchanges run
+            for _ in range(3):  # let the cancelled exchanges' handlers finish
                 await asyncio.sleep(0)
+            run_deferred()  # and record what they left to record
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -206,7 +208,7 @@ class RecordingProxy:
         try:
             return await self._forward(request, exchange)
         finally:
-            asyncio.get_running_loop().call_soon(self._closed, exchange)
+            defer(self._closed, exchange)
 
     def _closed(self, exchange: _Exchange) -> None:
         captured = exchange.close()
@@ -339,7 +341,7 @@ def running(upstream: str, out: str | Path, config: Config | None = None) -> Ite
     """Run a recording proxy on a free loopback port in a background thread for the ``with`` block
     (tests, notebooks): ``with running(url, "recs") as proxy: Anthropic(base_url=proxy.url)``."""
     ready = threading.Event()
-    loop = asyncio.new_event_loop()
+    loop = IdleLoop()
     proxy = RecordingProxy(ProxyOptions(upstream, Path(out), config=config or Config()))
     failure: list[BaseException] = []
 

@@ -13,8 +13,9 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -93,10 +94,18 @@ def record(
             err=True,
         )
     try:
-        code = asyncio.run(_main(proxy, list(command), target, opts))
+        code = _run(_main(proxy, list(command), target, opts))
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
         code = 130
     _report(opts, proxy, code)
+
+
+def _run(main: Coroutine[Any, Any, int]) -> int:
+    """``asyncio.run`` on the loop that records and checks only while it has nothing to forward."""
+    from ..capture.idle import IdleLoop
+
+    with asyncio.Runner(loop_factory=IdleLoop) as runner:
+        return runner.run(main)
 
 
 def _loopback(host: str) -> bool:
