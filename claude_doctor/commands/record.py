@@ -101,10 +101,12 @@ def record(
 
 
 def _run(main: Coroutine[Any, Any, int]) -> int:
-    """``asyncio.run`` on the loop that records and checks only while it has nothing to forward."""
+    """``asyncio.run`` on the loop that records and checks only while it has nothing to forward; on
+    Windows, whose selector loop cannot run ``-- CMD``, on the default loop (recording then follows
+    each chunk in the next loop iteration)."""
     from ..capture.idle import IdleLoop
 
-    with asyncio.Runner(loop_factory=IdleLoop) as runner:
+    with asyncio.Runner(loop_factory=None if sys.platform == "win32" else IdleLoop) as runner:
         return runner.run(main)
 
 
