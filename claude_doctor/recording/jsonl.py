@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from .. import __version__
 from ..errors import RecordingError
-from ..fastjson import json_line, parse_json
+from ..fastjson import json_line, loads_fast, parse_json
 from ..keys import KEY_START_AT_END_RE, redact_headers, redact_pieces, redact_text
 from .model import FORMAT, VERSION, Chunk, End, Headers, Meta, Note, Record, Request, Response, Source
 
@@ -89,10 +89,21 @@ def _short(exc: Exception) -> str:
     return text.split(":")[0] if len(text) > 80 else text
 
 
+def _parse_line(line: bytes) -> object:
+    """Chunk lines (nearly all of a recording, with no numbers but ``i`` and ``t``) by the fast parser;
+    the others, whose bodies may hold integers that must come back exact, by ``parse_json``."""
+    if line.startswith(b'{"k":"chunk"'):
+        try:
+            return loads_fast(line)
+        except ValueError:
+            pass  # parse_json has the last word, and the message
+    return parse_json(line)
+
+
 def _records(lines: Iterator[tuple[int, bytes, bool]], path: str, warnings: list[str]) -> Iterator[Record]:
     for number, line, terminated in lines:
         try:
-            obj = parse_json(line)
+            obj = _parse_line(line)
         except ValueError as exc:
             if not terminated:
                 warnings.append(f"{path}:{number}: truncated last line ignored (the capture was cut off)")
