@@ -2,11 +2,11 @@
 runs only while the loop has nothing else to do (no socket ready, no callback waiting), one item a
 loop iteration, with a poll for I/O before each.
 
-The recording proxy forwards each chunk the moment it arrives and defers the recording and the checks.
-With plain ``call_soon`` that work ran in the next loop iteration, ahead of data that had arrived
-meanwhile: at 100 concurrent streams it was half the proxy's CPU time and most of its added latency.
-Deferred work that piles up past ``limit`` items runs regardless, so a proxy kept busy without pause
-still records everything, with bounded memory.
+The recording proxy forwards each chunk the moment it arrives and defers the recording and the checks,
+which are about half of its CPU time per chunk (measured at 100 streams: 87 µs a chunk, 42 µs with
+them switched off). With plain ``call_soon`` that work ran in the next loop iteration, ahead of data
+that had arrived meanwhile; here it fills the gaps. Deferred work that piles up past ``limit`` items
+runs regardless, so a proxy kept busy without pause still records everything, with bounded memory.
 """
 
 from __future__ import annotations
