@@ -19,6 +19,7 @@ from itertools import repeat
 BOM = b"\xef\xbb\xbf"
 _ANY_EOL = re.compile(rb"\r\n|\r|\n")
 DEFAULT_MAX_EVENT_BYTES = 32 * 1024 * 1024
+LONG_LINE = 512  #: a line this long is split faster by `find` than by `bytes.split`
 
 
 class SSEEvent:
@@ -93,6 +94,31 @@ class SSETail:
         self.event = event
         self.lines_complete = lines_complete
         self.bytes = nbytes
+
+
+def _split(data: bytes, sep: bytes) -> list[bytes]:
+    """``data.split(sep)`` for ``b"\\n"`` or ``b"\\n\\n"``. ``bytes.split`` walks every byte (about 1 GB/s
+    here); on long lines (a big text or tool-input delta) a ``find`` per line, which is memchr, is
+    several times faster. Short data, or data whose first two lines are short, goes to ``split``."""
+    if len(data) < 4 * LONG_LINE:
+        return data.split(sep)
+    first = data.find(b"\n", 0, LONG_LINE)
+    if first >= 0 and data.find(b"\n", first + 1, first + 1 + LONG_LINE) >= 0:
+        return data.split(sep)
+    out = []
+    find = data.find
+    start = 0
+    pos = find(b"\n")
+    step = len(sep)
+    while pos >= 0:
+        if step == 1 or data.startswith(b"\n", pos + 1):
+            out.append(data[start:pos])
+            start = pos + step
+            pos = find(b"\n", start)
+        else:
+            pos = find(b"\n", pos + 1)
+    out.append(data[start:])
+    return out
 
 
 class SSEDecoder:
@@ -201,10 +227,10 @@ class SSEDecoder:
         if self._start is None and not self._overflow:  # no event in flight: whole events follow
             cut = buf.rfind(b"\n\n", done, last + 1)
             if cut >= done:
-                self._whole_events(bytes(buf[done:cut]).split(b"\n\n"), out, t)
+                self._whole_events(_split(bytes(buf[done:cut]), b"\n\n"), out, t)
                 done = cut + 2
         if done <= last:
-            self._lines(bytes(buf[done:last]).split(b"\n"), repeat(1), out, t)
+            self._lines(_split(bytes(buf[done:last]), b"\n"), repeat(1), out, t)
         del buf[: last + 1]
 
     def _finish_pending(self, last: int, out: list[SSEEvent], t: float | None) -> int:
@@ -217,7 +243,7 @@ class SSEDecoder:
         j = buf.find(b"\n\n", 0, last + 1)
         if j < 0:
             return 0
-        self._lines([*bytes(buf[:j]).split(b"\n"), b""], repeat(1), out, t)
+        self._lines([*_split(bytes(buf[:j]), b"\n"), b""], repeat(1), out, t)
         return j + 2
 
     def _whole_events(self, blocks: list[bytes], out: list[SSEEvent], t: float | None) -> None:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from claude_doctor import synth
-from claude_doctor.sse import SSEDecoder, SSEEvent
+from claude_doctor.sse import LONG_LINE, SSEDecoder, SSEEvent, _split
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -412,3 +412,56 @@ def test_same_events_as_the_sdk_decoder(stream, cuts):
     assert all(e.invalid_utf8_at is None and not e.oversize for e in ours)
     names = [e.name for e in ours if e.name != "ping"]
     assert names[0] == "message_start" and names[-1] == "message_stop"
+
+
+# -- long lines (big text or tool-input deltas take a find-per-line path) ------------------------
+
+
+@FAST
+@given(
+    parts=st.lists(
+        st.one_of(
+            st.binary(max_size=8),
+            st.sampled_from([b"\n", b"\n\n", b"\n\n\n", b"data: ", b"event: x"]),
+            st.integers(1, 3 * LONG_LINE).map(lambda n: b"y" * n),
+        ),
+        max_size=40,
+    ),
+    sep=st.sampled_from([b"\n", b"\n\n"]),
+    long_first=st.booleans(),
+)
+def test_the_long_line_splitter_splits_as_bytes_split(parts, sep, long_first):
+    data = (b"z" * 4 * LONG_LINE if long_first else b"") + b"".join(parts)
+    assert _split(data, sep) == data.split(sep)
+
+
+@st.composite
+def long_line_streams(draw):
+    """API-shaped LF streams where some deltas are kilobytes long, with multi-line data, comments and
+    runs of blank lines between events."""
+    events = [synth.message_start()]
+    for _ in range(draw(st.integers(1, 8))):
+        size = draw(st.sampled_from([3, 200, LONG_LINE, 3 * LONG_LINE, 20 * LONG_LINE]))
+        events.append(
+            synth.sse(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "w" * size}},
+            )
+        )
+        extra = draw(st.sampled_from([b"", b"\n", b": keep-alive\n\n", b"data: a\ndata: " + b"b" * size + b"\n\n"]))
+        events.append(extra)
+    events.append(synth.MESSAGE_STOP)
+    return b"".join(events)
+
+
+@FAST
+@given(stream=long_line_streams(), cuts=st.lists(st.integers(0, 10**5), max_size=30))
+def test_long_lines_give_the_same_events_however_split_and_as_the_sdk(stream, cuts):
+    from anthropic._streaming import SSEDecoder as SDKDecoder
+
+    chunks = split_at(stream, cuts)
+    ours, tail, _ = decode(chunks)
+    assert key(ours) == key(decode([stream])[0])
+    theirs = list(SDKDecoder().iter_bytes(iter(chunks)))
+    assert [(e.name, e.data) for e in ours] == [(s.event, s.data) for s in theirs]
+    assert tail is None
