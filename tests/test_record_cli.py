@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -159,3 +160,32 @@ def test_json_report_is_the_only_stdout(app: Path, tmp_path: Path) -> None:
     with running() as url:
         result = record(url, tmp_path / "recs", app, "--format", "json")
     assert json.loads(result.stdout)["findings"] == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_a_recording_that_cannot_be_written_leaves_the_app_untouched(app: Path, tmp_path: Path) -> None:
+    """A full disk, made by a 1,500-byte file size limit (the kernel refuses the write as it would on a
+    full disk): the app's two requests complete as ever, each recording keeps the lines that fit, an
+    error names each file, and the exit status is 2."""
+    out = tmp_path / "recs"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
+    command = [sys.executable, "-m", "claude_doctor", "record", "-q", "--out", str(out)]
+    with running() as url:
+        proc = subprocess.run(
+            [*command, "--upstream", url, "--", sys.executable, str(app), "sk-test-not-a-key", "0"],
+            cwd=ROOT,
+            env={**env, "NO_COLOR": "1"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1500, 1500)),
+        )
+    assert "app done" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    files = sorted(out.iterdir())
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("record: error: ")]
+    assert errors[:2] == [f"record: error: {f}: recording stopped: File too large" for f in files]
+    assert "2 recording(s) incomplete" in errors[2]
+    for f in files:
+        assert f.stat().st_size <= 1500
+        assert list(open_source(str(f)).records), "the lines that fit are a readable recording"

@@ -158,3 +158,40 @@ def test_import_claude_doctor_stays_light() -> None:
     code = "import sys, claude_doctor; print(sorted(m for m in ('httpx2', 'aiohttp', 'anthropic') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+FULL_DISK_APP = """
+import resource, sys, warnings
+import anthropic, claude_doctor
+from claude_doctor.serve import running
+resource.setrlimit(resource.RLIMIT_FSIZE, (1500, 1500))  # writes past 1,500 bytes fail, as on a full disk
+with running() as url, warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    client = anthropic.Anthropic(
+        api_key="sk-test-not-a-key", base_url=url, max_retries=0,
+        http_client=claude_doctor.recording_client(sys.argv[1]),
+    )
+    texts = []
+    prompt = [{"role": "user", "content": "hi"}]
+    for _ in range(2):
+        with client.messages.stream(model="claude-test", max_tokens=99, messages=prompt) as s:
+            texts.append(s.get_final_text())
+    client.close()
+print(len(texts), all(texts))
+for w in seen:
+    print(w.category.__name__, w.message)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_a_recording_that_cannot_be_written_never_breaks_the_app(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    proc = subprocess.run([sys.executable, "-c", FULL_DISK_APP, str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "2 True", "both streams reached the app whole"
+    assert lines[1:] == [
+        f"RuntimeWarning claude-doctor: {path}: recording stopped: File too large; the app is not affected"
+    ]
+    assert path.stat().st_size <= 1500
+    assert list(open_source(str(path)).records), "the lines that fit are a readable recording"

@@ -65,7 +65,8 @@ class Captured:
     chunks: int
     recording: str
     findings: list[Finding]
-    error: str | None = None
+    error: str | None = None  #: how forwarding went wrong, if it did
+    recording_failed: str | None = None  #: why the recording stops short, if it does
 
 
 @dataclass
@@ -100,11 +101,19 @@ class _Exchange:
         self.method = method
         self.path = path
         self.file: Path = proxy.recording_path(index, path)
-        self.stream: IO[bytes] = self.file.open("xb")
         self.analyzer = StreamAnalyzer(str(self.file), proxy.options.config)
         self.findings: list[Finding] = []
-        self.recorder = ExchangeRecorder(RecordingWriter(self.stream, "proxy"), 0, listener=self._check)
         self.error: str | None = None
+        self.stream: IO[bytes] | None = None
+        why = None
+        try:
+            self.stream = self.file.open("xb")
+        except OSError as exc:  # the app's request goes on; only the recording is lost
+            why = f"recording not created: {exc.strerror or exc}"
+        writer = RecordingWriter(self.stream, "proxy") if self.stream is not None else None
+        self.recorder = ExchangeRecorder(writer, 0, listener=self._check)
+        if why is not None:
+            self.recorder.stop(why)
 
     def later(self, name: str, *args: Any) -> None:
         """Record after the bytes have gone on, when the loop is idle (``idle.defer``): every stream's
@@ -117,8 +126,10 @@ class _Exchange:
 
     def close(self) -> Captured:
         self.recorder.end("cancelled")  # a no-op unless the exchange was cut off before its end
-        self.recorder.writer.flush()
-        self.stream.close()
+        self.recorder.flush()
+        if self.stream is not None:
+            with contextlib.suppress(OSError):  # a full disk fails the close too; the failure is reported
+                self.stream.close()
         self.findings = self.analyzer.finish()
         return Captured(
             self.index,
@@ -132,6 +143,7 @@ class _Exchange:
             str(self.file),
             self.findings,
             self.error,
+            self.recorder.failed,
         )
 
 

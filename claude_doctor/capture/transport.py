@@ -16,6 +16,7 @@ import contextlib
 import socket
 import threading
 import time
+import warnings
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
@@ -118,16 +119,23 @@ class ExchangeRecorder:
     """One exchange on its way to a recording: times every record from the moment the request was sent,
     decodes the body for the file, and hands each record (credential headers redacted) to ``listener``
     too, which is how the proxy checks a stream while it happens. ``lock`` serialises exchanges that
-    share one writer."""
+    share one writer.
+
+    A recording that cannot be written (disk full, file too large, no writer at all) never reaches the
+    traffic: writing stops, the file keeps the valid lines it has, ``failed`` says why, ``on_failure``
+    hears it once, and the listener still gets every record."""
 
     def __init__(
         self,
-        writer: RecordingWriter,
+        writer: RecordingWriter | None,
         i: int,
         lock: threading.Lock | None = None,
         listener: Callable[[Record], object] | None = None,
+        on_failure: Callable[[str], object] | None = None,
     ) -> None:
         self.writer = writer
+        self.failed: str | None = None
+        self.on_failure = on_failure
         self.i = i
         self.lock = lock or contextlib.nullcontext()
         self.listener = listener
@@ -145,8 +153,7 @@ class ExchangeRecorder:
     def request(self, method: str, url: str, headers: Headers, body: bytes | None) -> None:
         """Write the request; the exchange's clock starts here."""
         self.started = time.monotonic()
-        with self.lock:
-            self.writer.request(self.i, 0.0, method, url, headers, body)
+        self._write("request", self.i, 0.0, method, url, headers, body)
         if self.listener is not None:
             self.listener(_request_record(self.i, method, url, headers, body))
 
@@ -156,8 +163,7 @@ class ExchangeRecorder:
         t = self.now() if t is None else t
         self.status = status
         self.decode = BodyDecoder(next((v for k, v in headers if k.lower() == "content-encoding"), None))
-        with self.lock:
-            self.writer.response(self.i, t, status, reason, http_version, headers)
+        self._write("response", self.i, t, status, reason, http_version, headers)
         if self.listener is not None:
             self.listener(Response(self.i, t, status, reason, http_version, redact_headers(headers)[0]))
 
@@ -169,8 +175,7 @@ class ExchangeRecorder:
         t = self.now() if t is None else t
         self.bytes += len(data)
         self.chunks += 1
-        with self.lock:
-            self.writer.chunk(self.i, t, data)
+        self._write("chunk", self.i, t, data)
         if self.listener is not None:
             self.listener(Chunk(self.i, t, data))
 
@@ -182,10 +187,29 @@ class ExchangeRecorder:
         t = self.seconds = self.now() if t is None else t
         error = redact_text(describe(exc)) if exc is not None else None
         error_type = error.split(":")[0] if error else None
-        with self.lock:
-            self.writer.end(self.i, t, reason, error, error_type)
+        self._write("end", self.i, t, reason, error, error_type)
         if self.listener is not None:
             self.listener(End(self.i, t, reason, error, error_type))
+
+    def flush(self) -> None:
+        """Write any chunk held back (one that may end inside a key) before the file is closed."""
+        self._write("flush")
+
+    def _write(self, record: str, *args: Any) -> None:
+        if self.writer is None or self.failed is not None:
+            return
+        try:
+            with self.lock:
+                getattr(self.writer, record)(*args)
+        except OSError as exc:
+            self.stop(f"recording stopped: {exc.strerror or exc}")
+
+    def stop(self, why: str) -> None:
+        """Write nothing more for this exchange (the first reason is kept)."""
+        if self.failed is None:
+            self.failed = why
+            if self.on_failure is not None:
+                self.on_failure(why)
 
 
 def _request_record(i: int, method: str, url: str, headers: Headers, body: bytes | None) -> Request:
@@ -214,17 +238,28 @@ class _Session:
         self.writer = RecordingWriter(self.stream, "sdk")
         self.lock = threading.Lock()
         self.count = 0
+        self.warned = False
 
     def exchange(self) -> ExchangeRecorder:
         with self.lock:
             i, self.count = self.count, self.count + 1
-        return ExchangeRecorder(self.writer, i, self.lock)
+        return ExchangeRecorder(self.writer, i, self.lock, on_failure=self.warn)
+
+    def warn(self, why: str) -> None:
+        """Say once that the recording is incomplete; the app's requests go on untouched."""
+        if not self.warned:
+            self.warned = True
+            warnings.warn(f"claude-doctor: {self.path}: {why}; the app is not affected", RuntimeWarning, stacklevel=2)
 
     def close(self) -> None:
         with self.lock:
             if not self.stream.closed:
-                self.writer.flush()
-                self.stream.close()
+                try:
+                    self.writer.flush()
+                except OSError as exc:
+                    self.warn(f"recording stopped: {exc.strerror or exc}")
+                with contextlib.suppress(OSError):  # the flush failed: closing retries it, and fails too
+                    self.stream.close()
 
 
 def _raw(headers: Any) -> Headers:

@@ -220,6 +220,8 @@ class _Live:
             line += f" ({captured.error})"
         if not self.opts.quiet:
             click.echo(redact_text(f"{line} -> {captured.recording}"), err=True)
+        if captured.recording_failed:  # even with -q: the recording the user asked for is incomplete
+            click.echo(redact_text(f"record: error: {captured.recording}: {captured.recording_failed}"), err=True)
         for finding in captured.findings:
             if self.opts.selected(finding):
                 text = format_finding(finding, color=self.color, with_fix=False)
@@ -227,7 +229,8 @@ class _Live:
 
 
 def _report(opts: Settings, proxy: RecordingProxy, code: int) -> None:
-    """The whole report on stdout, then exit: 1 for findings at or above --fail-on, else ``code``."""
+    """The whole report on stdout, then exit: 1 for findings at or above --fail-on, else ``code``, else
+    2 when a recording could not be written in full."""
     from ..report import Report, render
 
     kept = [f for c in proxy.captured for f in c.findings if opts.selected(f)]
@@ -235,4 +238,7 @@ def _report(opts: Settings, proxy: RecordingProxy, code: int) -> None:
     text = render(report, opts.fmt, color=opts.color, verbose=opts.verbose, quiet=opts.quiet)
     if text:
         click.echo(redact_text(text), color=opts.color)
-    sys.exit(1 if any(f.level >= opts.fail_on for f in kept) else code)
+    failed = sum(1 for c in proxy.captured if c.recording_failed)
+    if failed:
+        click.echo(f"record: error: {failed} recording(s) incomplete (see above); the app's traffic was not", err=True)
+    sys.exit(1 if any(f.level >= opts.fail_on for f in kept) else code or (2 if failed else 0))

@@ -207,10 +207,19 @@ class RecordingWriter:
         )
         self._meta_written = False
         self._held: dict[int, list[tuple[float | None, bytes]]] = {}  # chunks that may end inside a key
+        self._failed: OSError | None = None
 
     def _write(self, obj: dict) -> None:
-        self._stream.write(json_line(obj))
-        self._stream.flush()
+        """Write one line. After a failed write (a full disk) every later one fails the same way without
+        writing, so that no line lands after a half-written one."""
+        if self._failed is not None:
+            raise OSError(self._failed.errno, self._failed.strerror)
+        try:
+            self._stream.write(json_line(obj))
+            self._stream.flush()
+        except OSError as exc:
+            self._failed = exc
+            raise
 
     def _meta(self, redacted: set[str]) -> None:
         if not self._meta_written:
