@@ -240,5 +240,6 @@ def _report(opts: Settings, proxy: RecordingProxy, code: int) -> None:
         click.echo(redact_text(text), color=opts.color)
     failed = sum(1 for c in proxy.captured if c.recording_failed)
     if failed:
-        click.echo(f"record: error: {failed} recording(s) incomplete (see above); the app's traffic was not", err=True)
+        untouched = "the app's traffic went through untouched"
+        click.echo(f"record: error: {failed} recording(s) incomplete (see above); {untouched}", err=True)
     sys.exit(1 if any(f.level >= opts.fail_on for f in kept) else code or (2 if failed else 0))
