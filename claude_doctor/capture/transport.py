@@ -202,7 +202,7 @@ class ExchangeRecorder:
             with self.lock:
                 getattr(self.writer, record)(*args)
         except OSError as exc:
-            self.stop(f"recording stopped: {exc.strerror or exc}")
+            self.stop(_stopped(exc))
 
     def stop(self, why: str) -> None:
         """Write nothing more for this exchange (the first reason is kept)."""
@@ -210,6 +210,11 @@ class ExchangeRecorder:
             self.failed = why
             if self.on_failure is not None:
                 self.on_failure(why)
+
+
+def _stopped(exc: OSError) -> str:
+    """Why a recording ends short, in the words both recorders report."""
+    return f"recording stopped: {exc.strerror or exc}"
 
 
 def _request_record(i: int, method: str, url: str, headers: Headers, body: bytes | None) -> Request:
@@ -257,7 +262,7 @@ class _Session:
                 try:
                     self.writer.flush()
                 except OSError as exc:
-                    self.warn(f"recording stopped: {exc.strerror or exc}")
+                    self.warn(_stopped(exc))
                 with contextlib.suppress(OSError):  # the flush failed: closing retries it, and fails too
                     self.stream.close()
 
