@@ -232,6 +232,22 @@ def test_key_split_across_chunks_is_redacted(tmp_path, cut):
     assert "".join(c["text"] for c in chunks) == data.decode().replace(key, "[REDACTED len=108]")
 
 
+@pytest.mark.parametrize("size", [1, 5, 10, 33])
+def test_key_split_over_many_small_chunks_is_redacted(tmp_path, size):
+    """The API echoing a key back arrives in reads of a few bytes each (``serve split:5``): no read may
+    carry any part of it."""
+    key = fake_key()
+    data = f'data: {{"text":"say {key} twice {key}"}}\n\n'.encode()
+    pieces = [data[n : n + size] for n in range(0, len(data), size)]
+    path = write(tmp_path / "r.jsonl", pieces)
+    raw = path.read_bytes()
+    for start in range(13, len(key) - 8, 8):
+        assert key[start : start + 8].encode() not in raw
+    chunks = [obj for obj in lines(path) if obj["k"] == "chunk"]
+    assert len(chunks) == len(pieces)
+    assert "".join(c["text"] for c in chunks) == data.decode().replace(key, "[REDACTED len=108]")
+
+
 # -- reading ---------------------------------------------------------------------------------------
 
 

@@ -279,8 +279,7 @@ class RecordingWriter:
         self._meta(set())
         held = self._held.setdefault(i, [])
         held.append((t, data))
-        tail = b"".join(d for _, d in held[-3:])[-MAX_KEY_BYTES:]
-        if KEY_START_AT_END_RE.search(tail) and sum(len(d) for _, d in held) < MAX_HELD_BYTES:
+        if KEY_START_AT_END_RE.search(_tail(held)) and sum(len(d) for _, d in held) < MAX_HELD_BYTES:
             return
         self._release(i)
 
@@ -309,6 +308,19 @@ class RecordingWriter:
     def note(self, text: str) -> None:
         self._meta(set())
         self._write({"k": "note", "text": redact_text(text)})
+
+
+def _tail(held: list[tuple[float | None, bytes]]) -> bytes:
+    """The last ``MAX_KEY_BYTES`` of the held chunks, however many chunks that takes: a key echoed back
+    in reads of a few bytes each must still be seen whole."""
+    parts: list[bytes] = []
+    size = 0
+    for _, data in reversed(held):
+        parts.append(data)
+        size += len(data)
+        if size >= MAX_KEY_BYTES:
+            break
+    return b"".join(reversed(parts))[-MAX_KEY_BYTES:]
 
 
 def _chunk_fields(data: bytes) -> dict[str, str]:
