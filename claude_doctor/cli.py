@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import os
@@ -11,7 +12,7 @@ import sys
 import click
 
 from . import __version__
-from .options import report_options
+from .options import fail, report_options
 
 #: name -> (module, attribute, one-line help). The help is here so ``--help`` imports nothing.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -36,9 +37,32 @@ class LazyGroup(click.Group):
     ``claude-doctor``, ``claude-doctor src/ --live`` and ``claude-doctor doctor src/`` are the same."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not any(arg in COMMANDS or arg in _GROUP_ONLY for arg in args):
+        at = self._first_word(args)
+        word = args[at] if at is not None else None
+        asks_group = any(arg in _GROUP_ONLY for arg in args[:at])
+        if word not in COMMANDS and not asks_group:
+            if word is not None:
+                _refuse_mistyped_command(word)
             args = ["doctor", *args]
         return super().parse_args(ctx, args)
+
+    def _first_word(self, args: list[str]) -> int | None:
+        """Where the first argument that is neither an option nor an option's value is: the command
+        name, or doctor's PATH."""
+        takes_value = {
+            opt for p in self.params if isinstance(p, click.Option) and not (p.is_flag or p.count) for opt in p.opts
+        }
+        skip = False
+        for at, arg in enumerate(args):
+            if skip:
+                skip = False
+            elif arg == "--":
+                return None
+            elif arg.startswith("-") and arg != "-":
+                skip = arg in takes_value
+            else:
+                return at
+        return None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name, (module, _, _) in COMMANDS.items() if importlib.util.find_spec(module)]
@@ -56,15 +80,52 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def _refuse_mistyped_command(word: str) -> None:
+    """``claude-doctor strem`` would otherwise check a folder named ``strem`` and say it does not
+    exist; a word near a command name, and no path, is a mistyped command."""
+    if "/" in word or "." in word or os.path.exists(word):
+        return
+    near = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.7)
+    if near:
+        fail(f"no such command {word!r}. Did you mean {near[0]!r}?")
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="With no command, `claude-doctor [PATH] [--live]` runs `doctor` on PATH (default: the current folder).",
+)
 @click.version_option(__version__, "-V", "--version", prog_name="claude-doctor")
 @report_options
 @click.pass_context
 def main(ctx: click.Context, **options) -> None:
     """Find and explain what breaks Claude streaming: in your environment, your code, your
-    repository and your recorded streams. With no command, runs `doctor` (on PATH, default the
-    current folder)."""
+    repository and your recorded streams."""
     ctx.ensure_object(dict)["options"] = options
+    _hand_down(ctx, {name: value for name, value in options.items() if value not in (None, 0)})
+
+
+def _hand_down(ctx: click.Context, given: dict[str, object]) -> None:
+    """Options given before the command reach it, or stop the run: never silently ignored.
+
+    A checking command takes every shared option and merges the group's values itself
+    (``options.settings``); any other command gets those it has an option for as defaults
+    (``--format json rules``), and an error for the rest."""
+    command = ctx.command.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+    if command is None or not given:
+        return
+    own = {param.name: param for param in command.params}
+    if all(name in own for name in ctx.params):
+        return
+    for name, value in given.items():
+        flag = next("/".join(p.opts) for p in ctx.command.params if p.name == name)
+        param = own.get(name)
+        if param is None:
+            fail(f"{flag} does not apply to `{ctx.invoked_subcommand}`")
+        choices = getattr(param.type, "choices", None)
+        if choices is not None and value not in choices:
+            fail(f"{flag} {value} does not apply to `{ctx.invoked_subcommand}` (it takes {', '.join(choices)})")
+    ctx.default_map = {ctx.invoked_subcommand: given}
 
 
 def run() -> None:

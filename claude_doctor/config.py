@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
-from .findings import Severity
+from .findings import Severity, unknown_selector
 
 KNOWN_KEYS = {
     "select",
@@ -91,7 +91,7 @@ def _from_table(table: dict, pyproject: Path) -> Config:
         pfi = table.get("per-file-ignores", {})
         if not isinstance(pfi, dict):
             raise ValueError("per-file-ignores must be a table of glob = [codes]")
-        config.per_file_ignores = {str(k): _codes(v, f"per-file-ignores.{k}") for k, v in pfi.items()}
+        config.per_file_ignores = {str(k): _codes(v, f'per-file-ignores."{k}"') for k, v in pfi.items()}
         config.exclude = _strings(table.get("exclude", []), "exclude") + _strings(
             table.get("extend-exclude", []), "extend-exclude"
         )
@@ -113,7 +113,12 @@ def _strings(value: object, key: str) -> list[str]:
 
 
 def _codes(value: object, key: str) -> list[str]:
-    return [v.strip() for v in _strings(value, key) if v.strip()]
+    """Rule selectors, checked against the registry like ``--select``: a typo must not switch a rule off."""
+    codes = [v.strip() for v in _strings(value, key) if v.strip()]
+    problem = unknown_selector(codes)
+    if problem:
+        raise ValueError(f"{key}: {problem}")
+    return codes
 
 
 def _seconds(value: object, key: str) -> float:

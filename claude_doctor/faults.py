@@ -36,7 +36,7 @@ FAULTS: dict[str, tuple[str, str]] = {
     "status": (":CODE", "answer with HTTP CODE (400-599) and the API's error body and headers"),
     "error-event": ("[:TYPE]", "send `event: error` mid-stream (default overloaded_error)"),
     "split": (":N", "send the body in N-byte chunks, splitting UTF-8 characters"),
-    "buffer": ("", "hold every body byte until the stream is done, as a buffering proxy does"),
+    "buffer": ("", "hold every body byte until the stream is done (3 s at least), as a buffering proxy does"),
     "drip": (":MS", "wait MS milliseconds before each event"),
     "max-tokens": ("", "stop with stop_reason max_tokens"),
     "bad-json": ("", "corrupt JSON: tool input when tools were given, else one event's data line"),
@@ -44,6 +44,9 @@ FAULTS: dict[str, tuple[str, str]] = {
 }
 
 DEFAULT_TRUNCATE = 4
+#: ``buffer`` holds the body at least this many seconds from the request: CD114 calls a stream buffered
+#: only from 2 s on, and the synthetic stream alone is over in about 0.4 s.
+BUFFER_HOLD = 3.0
 DEFAULT_ERROR_TYPE = "overloaded_error"
 
 

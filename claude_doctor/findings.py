@@ -7,6 +7,7 @@ registry, so a rule's code, name, explanation and fix live in exactly one place.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import importlib
 from collections.abc import Iterator
@@ -159,3 +160,47 @@ def matches(code: str, selectors: Iterator[str] | list[str] | tuple[str, ...]) -
         if rule is not None and rule.name == s.lower():
             return True
     return False
+
+
+def is_known_selector(selector: str) -> bool:
+    """Whether ``selector`` selects at least one registered rule; one that selects none is a typo that
+    would silently turn a check off in CI."""
+    return any(matches(rule.code, [selector]) for rule in all_rules())
+
+
+def unknown_selector(selectors: list[str]) -> str | None:
+    """Why ``selectors`` (from ``--select``, ``--ignore`` or the config file) cannot be used, or
+    ``None``. The one check every place that reads selectors calls."""
+    bad = next((s for s in selectors if s.strip() and not is_known_selector(s)), None)
+    return None if bad is None else unknown_rule(bad.strip())
+
+
+def unknown_rule(word: str) -> str:
+    """The message for a code or name that is no rule, naming the nearest ones when a typo is likely."""
+    near = closest_rules(word)
+    hint = f"; did you mean {_one_of(near)}?" if near else ""
+    return f"unknown rule {word!r}{hint} (run `claude-doctor rules` for the list)"
+
+
+def closest_rules(word: str) -> list[str]:
+    """The codes or names nearest to ``word`` (``CD14`` → CD104, CD114): all that tie for nearest,
+    when they are few and near enough to be what was meant; else none. Among equally similar ones,
+    those sharing the longest start with ``word`` win (a typo is more often late than early)."""
+    rules = all_rules()
+    candidates = [(word.upper(), r.code) for r in rules] + [(word.lower(), r.name) for r in rules]
+    scored = [(_likeness(typed, known), _shared_start(typed, known), known) for typed, known in candidates]
+    best = max(scored)[:2]
+    near = [known for *score, known in scored if tuple(score) == best]
+    return near if best[0] >= 0.8 and len(near) <= 3 else []
+
+
+def _one_of(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _shared_start(a: str, b: str) -> int:
+    return next((at for at, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def _likeness(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .errors import DoctorError
-from .findings import Finding, Severity, matches
+from .findings import Finding, Severity, matches, unknown_selector
 from .report import FORMATS, Report, render
 
 if TYPE_CHECKING:  # the config module (pathlib, fnmatch, tomllib) loads only when a command runs
@@ -22,9 +22,15 @@ if TYPE_CHECKING:  # the config module (pathlib, fnmatch, tomllib) loads only wh
 
 
 def _split_codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str] | None:
+    """The comma-separated selectors, each checked against the rule registry: a typo that selects
+    nothing would silently turn a check off."""
     if not value:
         return None
-    return [c.strip() for v in value for c in v.split(",") if c.strip()]
+    codes = [c.strip() for v in value for c in v.split(",") if c.strip()]
+    problem = unknown_selector(codes)
+    if problem:
+        fail(f"{param.opts[0]}: {problem}")
+    return codes
 
 
 def _severity(ctx: click.Context, param: click.Parameter, value: str | None) -> Severity | None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import IO
 
 from .options import redact_text
@@ -60,6 +60,24 @@ class Screen:
         self.mid_line[id(stream)] = False
 
 
+@dataclass
+class ExchangePicker:
+    """Passes the records of one exchange (every exchange when ``only`` is None) and notes each
+    exchange index it sees, so that ``replay`` can say how many there were and that ``--exchange N``
+    picks one: the raw bodies of a 429 and of its retried stream, run together, are no SSE file."""
+
+    only: int | None = None
+    seen: set[int] = field(default_factory=set)
+
+    def pick(self, records: Iterable[Record]) -> Iterator[Record]:
+        for record in records:
+            i = getattr(record, "i", None)  # notes belong to no exchange
+            if i is not None:
+                self.seen.add(i)
+            if self.only is None or i is None or i == self.only:
+                yield record
+
+
 class Player:
     """Plays records in file order; ``sleep`` is injectable so tests can check pacing without waiting."""
 
@@ -99,6 +117,7 @@ class Player:
     def _response(self, record: Response) -> None:
         state = self._state(record.i)
         self._wait(state, record.t)
+        state.answered = True
         state.status = record.status
         if record.content_type is not None:
             state.event_stream = record.content_type == "text/event-stream"
@@ -111,6 +130,7 @@ class Player:
     def _chunk(self, record: Chunk) -> None:
         state = self._state(record.i)
         self._wait(state, record.t)
+        state.answered = True
         if self.raw is not None:
             self.raw.write(record.data)
             self.raw.flush()
@@ -174,22 +194,29 @@ class Player:
         tail = state.decoder.close() if state.event_stream else None
         if tail is not None and tail.bytes:
             self.screen.mark("broke", f"{tail.bytes} bytes of an unfinished event at the end")
-        reason = end.reason if end is not None else "unknown (no end line)"
-        detail = f": {end.error}" if end is not None and end.error else ""
-        ok = state.status is None or state.status < 300
-        if state.event_stream and ok and not state.stopped and not state.errored:
+        if end is None:
             self.screen.mark(
                 "broke",
-                f"stream broke here at {_t(end.t if end else None)}: {reason}{detail}, "
-                f"after {state.events} events, no message_stop",
+                f"the recording stops here, after {state.events} events, with no end line: how the stream "
+                "ended is unknown",
+            )
+            return
+        said = f"{end.reason}: {end.error}" if end.error else end.reason
+        ok = state.status is None or state.status < 300
+        if not state.answered:
+            self.screen.mark("broke", f"no response at {_t(end.t)}: {said}")
+        elif state.event_stream and ok and not state.stopped and not state.errored:
+            self.screen.mark(
+                "broke", f"stream broke here at {_t(end.t)}: {said}, after {state.events} events, no message_stop"
             )
         else:
-            self.screen.mark("info", f"end at {_t(end.t if end else None)}: {reason}{detail}")
+            self.screen.mark("info", f"end at {_t(end.t)}: {said}")
 
 
 @dataclass
 class _ExchangeState:
     status: int | None = None
+    answered: bool = False  #: a response head or body bytes arrived
     stream: bool | None = None
     event_stream: bool = True  #: until a response says otherwise: raw SSE imports have no response line
     last_t: float | None = 0.0

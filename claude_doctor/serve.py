@@ -30,7 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from .errors import UsageProblem
-from .faults import Faults, parse_faults
+from .faults import BUFFER_HOLD, Faults, parse_faults
 from .recording.model import Chunk, End, Response, Source
 from .sse import SSEDecoder
 from .synth import PING, sse
@@ -41,6 +41,8 @@ DEFAULT_RETRY_AFTER = 1.0  #: seconds; small so that a client with retries left 
 FIRST_BYTE_DELAY = 0.1  #: synthetic time to first event at --speed 1
 EVENT_DELAY = 0.02  #: synthetic time between events at --speed 1
 MAX_BODY = 32 * 1024 * 1024  #: the API's request size limit (protocol.md §6)
+#: What a client dials for a server bound to every address.
+WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 #: HTTP status -> error type, as the API documents it (protocol.md §6).
 STATUS_ERRORS = {
@@ -324,8 +326,10 @@ def load_exchanges(source: Source) -> list[RecordedExchange]:
 def recorded_reply(exchange: RecordedExchange, events_needed: bool) -> Reply:
     """A recorded answer with its recorded timing; cut per SSE event when a fault needs events."""
     response = exchange.response
-    if response is None:
+    if response is None and not exchange.chunks:
         return Reply(0, [], [], event_stream=False)  # status 0: the recording has no answer, reset at once
+    if response is None:  # a raw capture (curl -N) kept the body only: it was the API's event stream
+        response = Response(0, None, 200, "OK", None, [("content-type", "text/event-stream")])
     headers = [(k, v) for k, v in response.headers if k.lower() not in HOP_BY_HOP]
     event_stream = response.content_type == "text/event-stream"
     pieces = _event_pieces(exchange) if events_needed and event_stream else _chunk_pieces(exchange)
@@ -508,7 +512,8 @@ def _split(pieces: list[Piece], size: int) -> list[Piece]:
 
 class _Sender:
     """Writes a :class:`Reply` to one client: waits (scaled by speed), pings when a wait would leave the
-    connection quiet for a ping interval, buffers for ``buffer``, resets for ``reset``."""
+    connection quiet for a ping interval, buffers for ``buffer``, resets for ``reset``. Counts the SSE
+    events that actually went out (recorded chunks carry no event names, and faults cut and add some)."""
 
     def __init__(self, request: web.Request, reply: Reply, options: ServeOptions) -> None:
         self.request = request
@@ -517,12 +522,15 @@ class _Sender:
         self.pings = reply.event_stream and reply.synthetic_pace and not options.faults.no_pings
         self.held: list[bytes] | None = [] if options.faults.buffer else None
         self.response: web.StreamResponse | None = None
+        self.started = 0.0
         self.last_write = 0.0
         self.events = 0
+        self.decoder = SSEDecoder() if reply.event_stream else None
         self.digest = hashlib.sha256()
 
     async def send(self) -> str:
         loop = asyncio.get_running_loop()
+        self.started = loop.time()
         await asyncio.sleep(self._scaled(self.reply.head_wait))
         if self.reply.status == 0:
             self._reset()
@@ -542,7 +550,6 @@ class _Sender:
                 self._reset()
                 return "reset"
             await self._write(piece.data)
-            self.events += piece.event is not None
         await self._flush()
         await self.response.write_eof()
         return "complete"
@@ -566,12 +573,20 @@ class _Sender:
         if self.held is not None:
             self.held.append(data)
         else:
-            await self.response.write(data)
+            await self._send(data)
 
     async def _flush(self) -> None:
+        """Let go of what ``buffer`` held, no earlier than BUFFER_HOLD after the request came in."""
         if self.held:
-            await self.response.write(b"".join(self.held))
+            loop = asyncio.get_running_loop()
+            await asyncio.sleep(max(0.0, self.started + BUFFER_HOLD - loop.time()))
+            await self._send(b"".join(self.held))
             self.held = []
+
+    async def _send(self, data: bytes) -> None:
+        await self.response.write(data)
+        if self.decoder is not None:
+            self.events += len(self.decoder.feed(data))
 
     def _reset(self) -> None:
         abort(self.request, reset=True)
@@ -607,7 +622,9 @@ class MockAPI:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """The base URL a client on this machine uses: loopback for a server bound to every address."""
+        host = WILDCARD_HOSTS.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)

@@ -1,9 +1,10 @@
 """HTTP helpers shared by the two servers, ``serve`` and the recording proxy: reading a request body
-under a size limit without leaking it, breaking a connection the way a network does, and finding the
-proxy a request would take."""
+under a size limit without leaking it, breaking a connection the way a network does, finding the
+proxy a request would take, and saying so when a server is bound beyond loopback."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import struct
@@ -11,6 +12,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from urllib.request import getproxies_environment, proxy_bypass_environment
+
+import click
 
 if TYPE_CHECKING:  # aiohttp loads with the server that uses these, not with their importers
     from aiohttp import web
@@ -60,3 +63,23 @@ def environment_proxy(url: str, env: Mapping[str, str] | None = None) -> str | N
             os.environ.update(saved)
     proxy = proxies.get(scheme) or proxies.get("all")
     return None if not proxy or bypass else proxy
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name, an address, ``[::1]``) stays on this machine."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def warn_if_exposed(command: str, host: str, exposure: str) -> None:
+    """Servers bind loopback by default; when told otherwise, say once what that opens up."""
+    if not is_loopback(host):
+        click.echo(
+            f"claude-doctor {command}: warning: listening on {host}, not loopback: anyone who can reach this port "
+            f"can send requests {exposure}",
+            err=True,
+        )

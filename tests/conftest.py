@@ -55,3 +55,21 @@ def run_cli(
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def start_serve(*args: str) -> tuple[subprocess.Popen, str, str]:
+    """``claude-doctor serve`` in a subprocess on a free port; returns it, its base URL and the
+    "listening on" line it printed (the user's export line)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claude_doctor", "serve", "--port", "0", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for _ in range(2):
+        line = proc.stdout.readline()
+        if "listening on" in line:
+            return proc, line.split()[2], line
+    proc.kill()
+    raise AssertionError(f"serve did not start: {proc.stderr.read()}")

@@ -57,6 +57,17 @@ def test_readme_rule_table_matches_the_registry():
     )
 
 
+def test_readme_quick_start_output_is_what_the_command_prints():
+    """The quick start's excerpt is the first thing a user compares with their screen."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    excerpt = re.search(r"Part of what it prints:\n\n```\n(.*?)\n```", readme, re.S)
+    assert excerpt, "README.md lacks the quick start's output excerpt"
+    shown = [line for line in excerpt.group(1).splitlines() if line.strip() and line != "…"]
+    printed = run_cli("stream", "recordings/").stdout.splitlines()
+    assert shown[-1] == printed[-1]  # the summary line
+    assert [line for line in shown if line not in printed] == []
+
+
 def test_select_and_ignore_by_code_prefix_and_name():
     both = [TRUNCATED, GAP]
     assert sorted(run_cli("stream", *both, "--format", "json").codes()) == ["CD102", "CD104"]

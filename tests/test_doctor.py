@@ -131,7 +131,7 @@ def test_a_clean_project_prints_all_ticks_and_exits_0(tmp_path: Path) -> None:
     assert_marks(human.stdout)
     assert len(re.findall(r"^\[✓\] \w+ +no problems \(", human.stdout, re.MULTILINE)) == 4
     assert "anthropic " in human.stdout and "sk-ant-api03-…" in human.stdout  # SDK version, key fingerprint
-    assert human.stdout.strip().splitlines()[-1] == "All clear: no problems found."
+    assert human.stdout.strip().splitlines()[-1] == "All clear: 4 files checked, no problems found."
     for area in AREAS:
         assert section(human.stdout, area) == ""
     assert machine.code == 0
@@ -341,7 +341,9 @@ def test_every_problem_at_once_is_grouped_by_area(tmp_path: Path) -> None:
     assert "CD201" in section(human.stdout, "Code") and "CD301" in section(human.stdout, "Secrets")
     assert "CD104" in section(human.stdout, "Streams")
     last = human.stdout.strip().splitlines()
-    assert any(line.startswith("Found 6 problems: 3 errors, 1 warning, 2 infos") for line in last[-2:]), last
+    assert any(
+        re.fullmatch(r"Found 6 problems in \d+ files: 3 errors, 1 warning, 2 infos\.", line) for line in last[-2:]
+    ), last
     assert sorted(machine.codes()) == ["CD104", "CD201", "CD301", "CD403", "CD405", "CD407"]
     summary = machine.json["summary"]
     assert (summary["error"], summary["warning"], summary["info"]) == (3, 1, 2)

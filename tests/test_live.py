@@ -12,7 +12,8 @@ import httpx
 import httpx2
 import pytest
 
-from claude_doctor.capture.live import end_reason, failed_step
+from claude_doctor.capture.live import end_reason
+from claude_doctor.failures import failed_step
 from claude_doctor.faults import parse_faults
 from claude_doctor.recording import Chunk, End, Request, open_source
 from claude_doctor.serve import MockAPI, ServeOptions

@@ -59,4 +59,4 @@ def test_history_of_a_clean_repo_and_outside_git(tmp_path: Path) -> None:
     outside.mkdir()
     result = run_cli("secrets", "--history", cwd=outside, env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
     assert result.code == 2
-    assert result.stderr.startswith("claude-doctor: error: git log failed:")
+    assert result.stderr.strip() == "claude-doctor: error: --history needs a git repository"

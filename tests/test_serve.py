@@ -8,8 +8,6 @@ import io
 import json
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import anthropic
@@ -24,7 +22,7 @@ from claude_doctor.faults import FAULTS, Faults, parse_faults
 from claude_doctor.recording import Chunk, RecordingWriter, open_source, read_recording
 from claude_doctor.serve import MockAPI, ServeOptions, running
 
-from .conftest import RECORDINGS, ROOT
+from .conftest import RECORDINGS, start_serve
 
 MESSAGES = [{"role": "user", "content": "Tell me about café culture"}]
 
@@ -245,24 +243,8 @@ def test_every_fault_parses_and_combines() -> None:
 # -- the command line -----------------------------------------------------------------------------
 
 
-def _start_serve(*args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "claude_doctor", "serve", "--port", "0", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    for _ in range(2):
-        line = proc.stdout.readline()
-        if "listening on" in line:
-            return proc, line.split()[2]
-    proc.kill()
-    raise AssertionError(f"serve did not start: {proc.stderr.read()}")
-
-
 def test_cli_serves_prints_its_url_and_stops_cleanly_on_ctrl_c() -> None:
-    proc, url = _start_serve("--fault", "max-tokens", "--speed", "max")
+    proc, url, _ = start_serve("--fault", "max-tokens", "--speed", "max")
     try:
         message = client(url).messages.create(model="m", max_tokens=50, messages=MESSAGES)
     finally:

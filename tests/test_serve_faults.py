@@ -41,7 +41,6 @@ class Case:
     codes: list[str]
     read_timeout: float = READ_TIMEOUT
     tools: bool = False
-    capture_faults: list[str] | None = None  # when the capture needs a slower variant (CD114's 2 s minimum)
 
 
 CASES = {
@@ -67,7 +66,6 @@ CASES = {
         "returned stop_reason=end_turn",
         ["CD102", "CD114"],
         read_timeout=5.0,
-        capture_faults=["buffer", "drip:200"],
     ),
     "drip:30": Case(["drip:30"], "returned stop_reason=end_turn", []),
     "max-tokens": Case(["max-tokens"], "returned stop_reason=max_tokens", ["CD106"]),
@@ -156,11 +154,7 @@ def test_fault_sdk_and_checks(name: str) -> None:
     with running(case.faults, ping_interval=PING_INTERVAL) as url:
         sync_outcome, _ = sdk_sync(url, case)
         async_outcome, _ = sdk_async(url, case)
-        if case.capture_faults is None:
-            codes = capture_codes(url, case)
-    if case.capture_faults is not None:
-        with running(case.capture_faults, ping_interval=PING_INTERVAL) as url:
-            codes = capture_codes(url, case)
+        codes = capture_codes(url, case)
     assert _matches(sync_outcome, case.outcome), sync_outcome
     assert _matches(async_outcome, case.outcome), async_outcome
     assert codes == case.codes

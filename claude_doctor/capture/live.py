@@ -13,60 +13,17 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from ..failures import HTTP_PACKAGES, failed_step, http_error
 from ..keys import redact_text
 from ..recording.jsonl import RecordingWriter
 
-#: Exception modules that speak for an HTTP client: the old and the new package, and their cores.
-HTTP_PACKAGES = ("httpx", "httpx2", "httpcore", "httpcore2")
 #: Statuses the SDK retries by default (protocol.md §3).
 RETRIED = frozenset({408, 409, 429})
 DROPPED_HEADERS = {"content-length", "content-encoding", "transfer-encoding"}
-
-
-def http_error(exc: BaseException, name: str) -> bool:
-    """Whether ``exc`` is ``name`` (or a subclass) from httpx or httpx2, without importing either."""
-    return any(c.__name__ == name and c.__module__.split(".")[0] in HTTP_PACKAGES for c in type(exc).__mro__)
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-_DNS_TEXT = (
-    "name or service not known",
-    "nodename nor servname",
-    "temporary failure in name resolution",
-    "getaddrinfo failed",
-    "no address associated",
-)
-
-
-def failed_step(exc: BaseException) -> str:
-    """Which step of reaching the API failed: ``DNS``, ``TCP``, ``TLS``, ``proxy`` or ``HTTP``."""
-    chain = list(_chain(exc))
-    text = " ".join(str(e) for e in chain).lower()
-    if any(http_error(e, "ProxyError") for e in chain) or "proxy" in text:
-        return "proxy"
-    if any(isinstance(e, socket.gaierror) for e in chain) or any(t in text for t in _DNS_TEXT):
-        return "DNS"
-    if any(isinstance(e, ssl.SSLError) for e in chain) or "ssl" in text or "certificate" in text:
-        return "TLS"
-    if any(http_error(e, "ConnectError") or http_error(e, "ConnectTimeout") for e in chain):
-        return "TCP"
-    if any(isinstance(e, (ConnectionRefusedError, TimeoutError)) for e in chain):
-        return "TCP"
-    return "HTTP"
 
 
 def end_reason(exc: BaseException) -> str:
@@ -104,6 +61,7 @@ class Capture:
     end: str = "eof"
     error: str | None = None
     step: str | None = None  #: set when no response arrived: which step failed
+    failure: BaseException | None = None  #: what the capture's client raised, for the SDK verdict
     seconds: float = 0.0
 
     @property
@@ -141,6 +99,7 @@ def capture(
             result.step = failed_step(exc)
         result.end = end_reason(exc) if result.status is not None else "error"
         result.error = describe(exc)
+        result.failure = exc
         if result.end == "timeout":
             result.error += f" (read timeout {read_timeout:g}s)"
     result.seconds = time.monotonic() - started
@@ -165,13 +124,17 @@ def _read_body(
 
 def sdk_verdict(request: dict, result: Capture) -> str:
     """Replay the captured status, headers, chunks and ending into the real SDK (``messages.stream`` for
-    a stream request, ``messages.create`` otherwise) and say what it returned or raised."""
-    if result.status is None:
-        return f"raises anthropic.APIConnectionError (after 2 retries by default), caused by {result.error}"
+    a stream request, ``messages.create`` otherwise) and say what it returned or raised. A request that
+    got no answer fails inside the SDK's transport with ``httpx2``'s twin of what ``httpx`` raised, so
+    the verdict names the exception the SDK itself would have wrapped."""
+    if result.status is None and not isinstance(result.failure, Exception):
+        return "is not asked: the request was cancelled before an answer came"
     import anthropic
     import httpx2
 
     def handler(_: httpx2.Request) -> httpx2.Response:
+        if result.status is None:
+            raise _as_httpx2(result.failure, httpx2)
         headers = [(k, v) for k, v in result.headers if k.lower() not in DROPPED_HEADERS]
         return httpx2.Response(result.status, headers=headers, stream=_replay_stream(result, httpx2))
 
@@ -201,7 +164,22 @@ def sdk_verdict(request: dict, result: Capture) -> str:
         client.close()
 
 
-def _retry_note(exc: BaseException, status: int) -> str:
+def _as_httpx2(failure: Exception, httpx2) -> Exception:
+    """What the SDK's ``httpx2`` raises where the capture's ``httpx`` raised ``failure``: the class of the
+    same name (both packages have the same exception tree), with the same message."""
+    if type(failure).__module__.split(".")[0] in HTTP_PACKAGES:
+        counterpart = getattr(httpx2, type(failure).__name__, None)
+        if isinstance(counterpart, type) and issubclass(counterpart, Exception):
+            return counterpart(str(failure))
+    return failure
+
+
+def _retry_note(exc: BaseException, status: int | None) -> str:
+    """The SDK retries connection failures, timeouts and some statuses twice by default; the verdict
+    was reached with retries off."""
+    if status is None:
+        cause = exc.__cause__
+        return " (after 2 retries by default)" + (f", caused by {describe(cause)}" if cause is not None else "")
     if status >= 500 or status in RETRIED:
         return f" (after retrying {status} twice by default)"
     return ""

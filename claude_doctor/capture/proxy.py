@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
-import ipaddress
 import itertools
 import threading
 from collections.abc import Callable, Iterator
@@ -31,11 +30,11 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ..checks.stream import StreamAnalyzer
 from ..config import Config
+from ..failures import failed_step
 from ..findings import Finding
 from ..recording.jsonl import RecordingWriter
 from ..web import abort, environment_proxy, read_body
 from .idle import IdleLoop, defer, run_deferred
-from .live import failed_step
 from .transport import ExchangeRecorder, forwarded_headers
 
 if TYPE_CHECKING:
@@ -77,16 +76,6 @@ class ProxyOptions:
     port: int = 0
     config: Config = field(default_factory=Config)
     on_exchange: Callable[[Captured], None] | None = None
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` keeps the proxy private to this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class _ClientGone(Exception):

@@ -3,7 +3,6 @@ imports the SDK or prints a credential; keys appear only as fingerprints."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from urllib.parse import urlsplit
 
 from ..findings import Finding, Severity
 from ..keys import FIXED_LENGTH, fingerprint
-from ..web import environment_proxy
+from ..web import environment_proxy, is_loopback
 from .env_rules import (
     BASE_URL,
     HOOK_MISSING,
@@ -139,7 +138,7 @@ def check_base_url(facts: EnvFacts, env: Mapping[str, str]) -> list[Finding]:
     facts.base_url = url
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         return [
             Finding(BASE_URL, f"ANTHROPIC_BASE_URL is {url}: plain http to {host}, so the key travels in clear text.")
         ]
@@ -150,15 +149,6 @@ def check_base_url(facts: EnvFacts, env: Mapping[str, str]) -> list[Finding]:
             severity=Severity.INFO,
         )
     ]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_proxy(facts: EnvFacts, env: Mapping[str, str]) -> list[Finding]:

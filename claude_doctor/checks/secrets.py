@@ -291,16 +291,14 @@ def expand(paths: Iterable[Path]) -> list[Path]:
 
 
 def _directory_files(folder: Path) -> list[Path]:
+    """Git's view of the folder; outside a repository (or without git) every file under it, skipping
+    virtualenvs and caches as the doctor's walk does."""
+    from ..files import walk_files
+
     try:
         return git_files(str(folder))
-    except UsageProblem:
-        return list(_walk(folder))
-
-
-def _walk(folder: Path) -> Iterator[Path]:
-    for root, dirs, names in os.walk(folder):
-        dirs[:] = [d for d in dirs if d != ".git"]
-        yield from (Path(root) / name for name in names)
+    except (UsageProblem, OSError):
+        return sorted(walk_files(folder))
 
 
 # -- history --------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The stream checks (CD101–CD117): records → SSE events → small checks → findings.
+"""The stream checks (CD101–CD117, and CD408 for a request that never got an answer): records → SSE
+events → small checks → findings.
 
 :class:`StreamAnalyzer` takes records one at a time (from a file, a live capture or the proxy), so
 the same code checks a 1 GB recording in bounded memory and a stream as it happens. Each exchange
@@ -12,11 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..config import Config
+from ..failures import step_from_text
 from ..fastjson import loads_fast, parse_json
 from ..findings import Finding, Rule, Severity
 from ..recording.model import Chunk, End, Note, Record, Request, Response, Source
 from ..sdk_limits import refuses_without_streaming
 from ..sse import SSEDecoder, SSEEvent, SSETail
+from .env_rules import API_UNREACHABLE
 from .stream_rules import (
     AUTH_ERROR,
     BUFFERED_STREAM,
@@ -224,9 +227,7 @@ class StatusCheck(Check):
         status = ex.status
         if status is None or 200 <= status < 300:
             return
-        etype, emsg = _error_message(bytes(ex.body))
-        said = f"{etype}: {emsg}" if etype or emsg else (_body_excerpt(bytes(ex.body)) or "no body")
-        head = f"HTTP {status} ({said})"
+        head = self._head(ex)
         if status == 429:
             ex.report(RATE_LIMITED, head + self._limits(ex.response), t=ex.response.t)
         elif status in (401, 403):
@@ -236,6 +237,17 @@ class StatusCheck(Check):
             ex.report(OVERLOADED, head + "." + gateway, t=ex.response.t)
         elif status in (400, 404, 413):
             ex.report(REQUEST_ERROR, head + ".", t=ex.response.t)
+
+    @staticmethod
+    def _head(ex: Exchange) -> str:
+        """The status and what the error body says; an SDK that retries a 429/529 closes the first
+        answer without reading it, which is not the same as an answer with no body."""
+        etype, emsg = _error_message(bytes(ex.body))
+        if etype or emsg:
+            return f"HTTP {ex.status} ({etype}: {emsg})"
+        if not ex.body_bytes and ex.end is not None and ex.end.reason == "cancelled":
+            return f"HTTP {ex.status}, body not read (the client closed it)"
+        return f"HTTP {ex.status} ({_body_excerpt(bytes(ex.body)) or 'no body'})"
 
     @staticmethod
     def _html(ex: Exchange) -> bool:
@@ -258,6 +270,38 @@ class StatusCheck(Check):
         if not sent:
             return "; the request carried neither x-api-key nor Authorization."
         return f"; the request sent {' and '.join(sent)}."
+
+
+# -- no answer at all (CD408) ---------------------------------------------------------------------
+
+
+def failed_step(end: End) -> str | None:
+    """Which step of reaching the API failed, read from the error an ``end`` line recorded; ``None``
+    when it does not say."""
+    step = step_from_text(f"{end.error_type or ''} {end.error or ''}")
+    return step or ("HTTP" if end.reason == "reset" else None)
+
+
+class UnreachableCheck(Check):
+    """A request that was sent but never answered because the connection failed: what ``live``
+    reports as CD408, seen in a recording (``record`` against an unreachable upstream, the SDK
+    transport, a live capture)."""
+
+    def on_end(self, ex: Exchange) -> None:
+        end = ex.end
+        if ex.request is None or ex.response is not None or ex.body_bytes or end is None:
+            return
+        if end.reason not in ("error", "reset"):
+            return  # a timeout is CD103; a cancelled request was given up on, not refused
+        step = failed_step(end)
+        what = f"{step} step failed reaching" if step else "No response from"
+        error = end.error or f"the connection failed (end reason {end.reason}, no error recorded)"
+        ex.report(
+            API_UNREACHABLE,
+            f"{what} {ex.request.url}: {error}; the request got no response, so the SDK raises "
+            "anthropic.APIConnectionError (after its retries).",
+            t=end.t,
+        )
 
 
 # -- what kind of body came back (CD101, CD115) ---------------------------------------------------
@@ -649,6 +693,7 @@ class ToolJsonCheck(Check):
 # -- the analysis ---------------------------------------------------------------------------------
 
 CHECKS: tuple[type[Check], ...] = (
+    UnreachableCheck,
     StatusCheck,
     BodyKindCheck,
     TimingCheck,
@@ -880,14 +925,22 @@ class StreamAnalyzer:
         off, which is said in ``warnings``) and return all findings."""
         for i in sorted(self.open):
             if warnings is not None:
-                warnings.append(
-                    f"{self.path}: exchange {i} has no end line, so how its stream ended is unknown "
-                    "(was the capture cut off?)"
-                )
+                warnings.append(self._no_end(self.open[i].ex))
             self._close(i, None)
         if len(self.exchanges) <= 1:
             self.findings = [f.at(exchange=None) for f in self.findings]
         return self.findings
+
+    def _no_end(self, ex: Exchange) -> str:
+        if ex.response is not None and not ex.body_bytes:
+            return (
+                f"{self.path}: exchange {ex.i} stops after its response head (HTTP {ex.status}, no body, no end "
+                "line), so whether its stream worked is unknown (was the capture cut off?)"
+            )
+        return (
+            f"{self.path}: exchange {ex.i} has no end line, so how its stream ended is unknown "
+            "(was the capture cut off?)"
+        )
 
 
 def check_records(

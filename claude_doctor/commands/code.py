@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..findings import Finding
-from ..options import Settings, finish, report_options, settings
+from ..options import Settings, fail, finish, report_options, settings
 
 
 @click.command("code")
@@ -29,6 +29,8 @@ def code(ctx: click.Context, paths: tuple[Path, ...], fix: bool, **options) -> N
     targets = list(paths) or [Path(".")]
     opts = settings(ctx, config_from=targets[0], **options)
     files, errors = collect_files(targets, opts.config.exclude, opts.config.root)
+    if not files and not errors:
+        fail(f"{', '.join(map(str, targets))}: no Python files or notebooks found")
     check_options = Options(min_timeout=opts.config.min_timeout, sdk_major=sdk_major())
     if fix:
         _fix(files, check_options, opts)
@@ -42,10 +44,6 @@ def code(ctx: click.Context, paths: tuple[Path, ...], fix: bool, **options) -> N
     if opts.verbose:
         for note in (note for result in results for note in result.notes):
             click.echo(f"claude-doctor: note: {note}", err=True)
-    if checked:
-        for error in errors:
-            click.echo(f"claude-doctor: error: {error}", err=True)
-        errors = []
     finish(opts, findings, len(checked), errors=errors)
 
 

@@ -1,14 +1,21 @@
-"""``claude-doctor [PATH]``: environment, code, secrets and recordings in one report."""
+"""``claude-doctor [PATH]``: environment, code, secrets and recordings in one report.
+
+A project often holds a file that cannot be checked (a broken fixture, a half-written recording). The
+doctor does not stop or exit 2 for it: the file is named in its area (marked at least ``!``) and in the
+summary, and counts as a warning for the exit status. Exit 2 stays for usage errors and a bad PATH."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from ..errors import DoctorError
-from ..findings import Area, Finding
-from ..options import Settings, exit_for, fail, finish, report_options, settings
+from ..findings import Area, Severity
+from ..options import Settings, fail, redact_text, report_options, settings
+from ..report.doctor import Section, Unchecked
+from ..report.human import plural
 
 
 @click.command()
@@ -29,29 +36,47 @@ def doctor(ctx: click.Context, path: Path, live: bool, python: str | None, **opt
     if not path.is_dir():
         fail(f"{path}: no such folder")
     opts = settings(ctx, config_from=path, **options)
-    sections: dict[Area, tuple[list[Finding], str]] = {}
-    errors: list[str] = []
+    sections: dict[Area, Section] = {}
     try:
         sections[Area.ENV] = _environment(path, python)
     except (DoctorError, ValueError) as exc:
         fail(str(exc))
-    sections[Area.CODE] = _code(path, opts, errors)
-    key_findings, key_note, files = _secrets(path, errors)
-    sections[Area.SECRETS] = (key_findings, key_note)
-    sections[Area.STREAM] = _streams(path, opts, errors)
+    sections[Area.CODE] = _code(path, opts)
+    sections[Area.SECRETS], files = _secrets(path)
+    sections[Area.STREAM] = _streams(path, opts)
     if live:
         _add_live_probe(sections, opts)
-    findings = [f for found, _ in sections.values() for f in found]
-    if opts.fmt != "human":
-        finish(opts, findings, files, errors)
+    for section in sections.values():
+        section.findings = [f for f in section.findings if opts.selected(f)]
+    _print(path, sections, files, opts)
+    sys.exit(_exit_status(sections, opts))
+
+
+def _print(path: Path, sections: dict[Area, Section], files: int, opts: Settings) -> None:
+    """The full report; with -q or a machine format, the findings only (files not checked go to stderr,
+    as the other commands' error lines do)."""
+    from ..report import Report, render
     from ..report.doctor import render_doctor
 
-    kept = {area: ([f for f in found if opts.selected(f)], note) for area, (found, note) in sections.items()}
-    click.echo(render_doctor(path, kept, opts.color, quiet=opts.quiet), color=opts.color)
-    exit_for(opts, [f for found, _ in kept.values() for f in found], errors)
+    if opts.fmt == "human" and not opts.quiet:
+        click.echo(redact_text(render_doctor(path, sections, files, opts.color)), color=opts.color)
+        return
+    for unchecked in (u for section in sections.values() for u in section.unchecked):
+        click.echo(redact_text(f"claude-doctor: warning: {unchecked}"), err=True)
+    findings = [f for section in sections.values() for f in section.findings]
+    text = render(Report(findings, files, root=str(path)), opts.fmt, color=opts.color, quiet=opts.quiet)
+    if text:
+        click.echo(redact_text(text), color=opts.color)
 
 
-def _environment(path: Path, python: str | None) -> tuple[list[Finding], str]:
+def _exit_status(sections: dict[Area, Section], opts: Settings) -> int:
+    """1 for findings at or above --fail-on; a file that could not be checked counts as a warning."""
+    levels = [f.level for section in sections.values() for f in section.findings]
+    levels += [Severity.WARNING for section in sections.values() if section.unchecked]
+    return 1 if any(level >= opts.fail_on for level in levels) else 0
+
+
+def _environment(path: Path, python: str | None) -> Section:
     from ..checks.env import check_environment
 
     findings, facts = check_environment(path, python)
@@ -64,24 +89,28 @@ def _environment(path: Path, python: str | None) -> tuple[list[Finding], str]:
         )
         if part
     )
-    return findings, note
+    return Section(findings, note)
 
 
-def _add_live_probe(sections: dict[Area, tuple[list[Finding], str]], opts: Settings) -> None:
+def _add_live_probe(sections: dict[Area, Section], opts: Settings) -> None:
     """One real streaming request: a failure to reach the API belongs to the environment, what the
-    stream itself showed to the streams."""
-    from .live import probe_findings
+    stream itself showed to the streams; the Streams line says whether the request was sent at all."""
+    from .live import credential, probe_findings
 
     found = probe_findings(opts)
-    reached = not any(f.rule.area is Area.ENV for f in found)
-    for area in (Area.ENV, Area.STREAM):
-        findings, note = sections[area]
-        if area is Area.STREAM and reached:
-            note += " + the live request"
-        sections[area] = (findings + [f for f in found if f.rule.area is area], note)
+    env, streams = sections[Area.ENV], sections[Area.STREAM]
+    env.findings += [f for f in found if f.rule.area is Area.ENV]
+    streams.findings += [f for f in found if f.rule.area is Area.STREAM]
+    failed = sorted({f.code for f in found if f.rule.area is Area.ENV})
+    if credential() is None:
+        streams.note += "; live request not sent: no ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN"
+    elif failed:
+        streams.note += f"; live request failed: {', '.join(failed)}"
+    else:
+        streams.note += " + the live request"
 
 
-def _code(path: Path, opts: Settings, errors: list[str]) -> tuple[list[Finding], str]:
+def _code(path: Path, opts: Settings) -> Section:
     from ..checks.code.checker import Options
     from ..checks.code.runner import check_files, sdk_major
     from ..checks.code.walk import collect_files
@@ -89,16 +118,17 @@ def _code(path: Path, opts: Settings, errors: list[str]) -> tuple[list[Finding],
     files, walk_errors = collect_files([path], opts.config.exclude, opts.config.root)
     results = check_files(files, Options(min_timeout=opts.config.min_timeout, sdk_major=sdk_major()))
     findings = [f for result in results for f in result.findings]
-    unreadable = [result.error for result in results if result.error]
-    checked = len(results) - len(unreadable)
-    note = f"{checked} Python file{'s' if checked != 1 else ''} and notebook{'s' if checked != 1 else ''}"
-    if unreadable:
-        note += f", {len(unreadable)} unreadable"
-    errors += walk_errors
-    return findings, note
+    unchecked = [Unchecked.parse(error) for error in walk_errors]
+    unchecked += [Unchecked(r.path, r.error.removeprefix(f"{r.path}: ")) for r in results if r.error]
+    checked = [Path(result.path) for result in results if not result.error]
+    notebooks = sum(1 for p in checked if p.suffix == ".ipynb")
+    note = plural(len(checked) - notebooks, "Python file")
+    if notebooks:
+        note += f", {plural(notebooks, 'notebook')}"
+    return Section(findings, note, unchecked)
 
 
-def _secrets(path: Path, errors: list[str]) -> tuple[list[Finding], str, int]:
+def _secrets(path: Path) -> tuple[Section, int]:
     """CD3xx over every project file; the file count is the report's (code and recordings are among them)."""
     from ..checks import secrets as scan
     from ..files import project_files
@@ -106,16 +136,15 @@ def _secrets(path: Path, errors: list[str]) -> tuple[list[Finding], str, int]:
     files = project_files(path)
     findings, scan_errors = scan.scan_files(files)
     findings += scan.env_findings(files)
-    errors += scan_errors
-    return findings, f"{len(files)} file{'s' if len(files) != 1 else ''} scanned for keys", len(files)
+    note = f"{plural(len(files), 'file')} scanned for keys"
+    return Section(findings, note, [Unchecked.parse(error) for error in scan_errors]), len(files)
 
 
-def _streams(path: Path, opts: Settings, errors: list[str]) -> tuple[list[Finding], str]:
+def _streams(path: Path, opts: Settings) -> Section:
     folder = path / "recordings"
     if not folder.is_dir():
-        return [], "no recordings/ folder"
+        return Section([], "no recordings/ folder")
     from .stream import check_paths
 
     findings, count, stream_errors, _ = check_paths([str(folder)], opts.config)
-    errors += stream_errors
-    return findings, f"{count} recording{'s' if count != 1 else ''}"
+    return Section(findings, plural(count, "recording"), [Unchecked.parse(error) for error in stream_errors])

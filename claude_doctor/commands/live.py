@@ -79,9 +79,10 @@ def live(
         finish(opts, [_no_credentials()], files=0)
     url = messages_url()
     request = _request(model, max_tokens, prompt)
+    sink = _open_record(record)
     say = _Say(opts)
     say(f"live: POST {url}  model={model}  max_tokens={max_tokens} (at most {max_tokens} output tokens billed)")
-    findings, result = _probe(url, key, request, record, timeout, opts)
+    findings, result = _probe(url, key, request, sink, record, timeout, opts)
     _summarise(say, request, result, record)
     finish(opts, findings, files=1)
 
@@ -100,8 +101,20 @@ def probe_findings(opts: Settings) -> list[Finding]:
     key = credential()
     if key is None:
         return []
-    findings, _ = _probe(messages_url(), key, _request(DEFAULT_MODEL, 64, DEFAULT_PROMPT), None, 60.0, opts)
+    request = _request(DEFAULT_MODEL, 64, DEFAULT_PROMPT)
+    findings, _ = _probe(messages_url(), key, request, io.BytesIO(), None, 60.0, opts)
     return findings
+
+
+def _open_record(path: str | None) -> IO[bytes]:
+    """Where the recording goes, opened before anything is sent: a path that cannot be written fails
+    at once, before the request costs the user tokens."""
+    if path is None:
+        return io.BytesIO()
+    try:
+        return open(path, "wb")  # closed by _probe
+    except OSError as exc:
+        fail(f"{path}: cannot write: {exc.strerror or exc}")
 
 
 def _no_credentials() -> Finding:
@@ -125,19 +138,16 @@ def _headers(key: str) -> list[tuple[str, str]]:
 
 
 def _probe(
-    url: str, key: str, request: dict, record: str | None, timeout: float, opts: Settings
+    url: str, key: str, request: dict, sink: IO[bytes], record: str | None, timeout: float, opts: Settings
 ) -> tuple[list[Finding], Capture]:
-    """Capture into FILE (or memory), then check what was written: the checks read the recording, so
-    they see exactly what a later ``claude-doctor stream FILE`` would."""
+    """Capture into ``sink`` (the file ``record``, or memory), then check what was written: the checks
+    read the recording, so they see exactly what a later ``claude-doctor stream FILE`` would. A file
+    that got no answer is removed: it would hold only our own request."""
     from ..capture.live import capture
+    from ..checks.env_rules import API_UNREACHABLE
     from ..checks.stream import check_source
     from ..recording import RecordingWriter, read_recording
 
-    sink: IO[bytes]
-    try:
-        sink = open(record, "wb") if record else io.BytesIO()  # noqa: SIM115 - closed below
-    except OSError as exc:
-        fail(f"{record}: cannot write: {exc.strerror or exc}")
     progress = _Progress() if sys.stderr.isatty() else None
     try:
         result = capture(
@@ -153,15 +163,19 @@ def _probe(
             progress.stop()
     data = sink.getvalue() if isinstance(sink, io.BytesIO) else None
     sink.close()
-    if data is None:
+    if record is not None:
         data = Path(record).read_bytes()
+        if result.status is None:
+            Path(record).unlink()
+            record = None
     findings = check_source(read_recording(io.BytesIO(data), record or "<live>"), opts.config)
-    if result.step is not None:
+    if result.step is not None and not any(f.rule is API_UNREACHABLE for f in findings):
         findings.insert(0, _unreachable(result, url))
     return findings, result
 
 
 def _unreachable(result: Capture, url: str) -> Finding:
+    """CD408 from the capture, for when the recording's own checks did not report it."""
     from ..checks.env_rules import API_UNREACHABLE
 
     return Finding(API_UNREACHABLE, f"{result.step} step failed reaching {url}: {result.error}")
@@ -179,7 +193,12 @@ def _summarise(say: _Say, request: dict, result: Capture, record: str | None) ->
         )
         say(f"live: model {model or 'not reported'}; usage: {tokens}")
     say(f"live: the SDK (anthropic, messages.stream) {sdk_verdict(request, result)}")
-    say(f"live: recording written to {record}" if record else "live: use --record FILE to keep the recording")
+    if record and result.status is not None:
+        say(f"live: recording written to {record}")
+    elif record:
+        say(f"live: no recording kept in {record}: no answer came back")
+    elif result.status is not None:
+        say("live: use --record FILE to keep the recording")
 
 
 class _Say:

@@ -21,6 +21,7 @@ import click
 
 from ..keys import redact_text
 from ..options import Settings, fail, idle_gap_option, report_options, settings
+from ..web import warn_if_exposed
 
 if TYPE_CHECKING:
     from ..capture.proxy import Captured, RecordingProxy
@@ -87,12 +88,7 @@ def record(
     if not target.startswith(("http://", "https://")):
         fail(f"--upstream {target!r}: expected an http:// or https:// URL")
     proxy = _proxy(target, Path(out), host, port, opts)
-    if not _loopback(host):
-        click.echo(
-            f"claude-doctor record: warning: listening on {host}, not loopback: anyone who can reach this port "
-            "can send requests through it and read what it records",
-            err=True,
-        )
+    warn_if_exposed("record", host, "through it and read what it records")
     try:
         code = _run(_main(proxy, list(command), target, opts))
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
@@ -108,12 +104,6 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
 
     with asyncio.Runner(loop_factory=None if sys.platform == "win32" else IdleLoop) as runner:
         return runner.run(main)
-
-
-def _loopback(host: str) -> bool:
-    from ..capture.proxy import is_loopback
-
-    return is_loopback(host)
 
 
 def _proxy(upstream: str, out: Path, host: str, port: int, opts: Settings) -> RecordingProxy:

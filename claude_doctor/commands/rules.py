@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import os
 import sys
 import textwrap
 
 import click
 
-from ..findings import Rule, all_rules, get_rule
+from ..findings import Rule, all_rules, get_rule, unknown_rule
 from ..options import fail
 
 
@@ -76,36 +78,51 @@ def rule_page(rule: Rule) -> str:
 
 
 @click.command()
-@click.argument("what", required=False, metavar="CODE|-|FILE")
+@click.argument("what", required=False, metavar="CODE|NAME|-|FILE")
 @click.option("--format", "fmt", type=click.Choice(["human", "json"]), default="human", help="Output format.")
 def explain(what: str | None, fmt: str) -> None:
-    """Explain a rule (by code or name), or read a traceback from FILE or `-` (stdin) and say which
-    failure it shows and how to fix it."""
+    """Explain a rule (by code or name), or read a traceback or log from FILE or `-` (stdin) and say
+    which failure it shows and how to fix it."""
     if what is None:
         fail("explain needs a rule code (e.g. CD104), a rule name, or - to read a traceback from stdin")
     rule = get_rule(what)
     if rule is not None:
         click.echo(json.dumps(_rule_dict(rule), ensure_ascii=False, indent=2) if fmt == "json" else rule_page(rule))
         return
-    if what == "-" or (not what.upper().startswith("CD") and _is_file(what)):
-        from ..tracebacks import explain_text
+    if what == "-":
+        text = _text(sys.stdin.buffer.read(), "stdin")
+    elif os.path.isfile(what):
+        text = _text(_read(what), what)
+    elif os.path.isdir(what):
+        fail(f"{what}: is a folder; explain reads a file holding a traceback")
+    elif _looks_like_path(what):
+        fail(f"{what}: no such file")
+    else:
+        fail(unknown_rule(what))
+    from ..tracebacks import explain_text
 
-        # bytes, decoded leniently like a file: a pasted log may hold anything (and PYTHONIOENCODING may be strict)
-        text = sys.stdin.buffer.read().decode("utf-8", "replace") if what == "-" else _read(what)
-        sys.exit(explain_text(text, fmt))
-    fail(f"unknown rule {what!r} (run `claude-doctor rules` for the list)")
+    sys.exit(explain_text(text, fmt))
 
 
-def _is_file(path: str) -> bool:
-    import os
+def _looks_like_path(word: str) -> bool:
+    """``error.txt`` or ``logs/app``: a file name, where a rule code or name never has a dot or slash."""
+    return "/" in word or os.sep in word or bool(os.path.splitext(word)[1])
 
-    return os.path.isfile(path)
 
-
-def _read(path: str) -> str:
+def _read(path: str) -> bytes:
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open(path, "rb") as f:
             return f.read(1 << 20)
     except OSError as exc:
         fail(f"{path}: cannot read ({exc.strerror or exc})")
         raise
+
+
+def _text(data: bytes, name: str) -> str:
+    """Decode leniently, as a pasted log may hold anything (a UTF-16 file from a Windows shell
+    included); a NUL byte means a binary file, which holds no traceback to read."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", "replace")
+    if b"\0" in data:
+        fail(f"{name}: not text (a binary file); explain reads a traceback or log")
+    return data.decode("utf-8", "replace")

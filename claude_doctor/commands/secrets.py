@@ -5,6 +5,7 @@ line holds a key shape or a baseline is given, and the SDK and httpx never are."
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import click
@@ -37,6 +38,8 @@ def secrets(ctx: click.Context, files: tuple[Path, ...], history: bool, baseline
 
     As a pre-commit hook it gets the staged files and exits 1 when any holds a key."""
     opts = settings(ctx, **options)
+    if history and files:
+        fail("--history scans the whole history; it takes no FILES")
     try:
         known = scan.load_baseline(baseline) if baseline else set()
         if history:
@@ -50,11 +53,23 @@ def secrets(ctx: click.Context, files: tuple[Path, ...], history: bool, baseline
 
 
 def _files(files: tuple[Path, ...]) -> tuple[list[Finding], int, list[str]]:
-    paths = scan.expand(files) if files else scan.git_files()
+    """No FILES means the current folder, walked like any folder named (git's view, else every file)."""
+    paths = scan.expand(files or (Path("."),))
     findings, errors = scan.scan_files(paths)
     return findings + scan.env_findings(paths), len(paths), errors
 
 
 def _history() -> tuple[list[Finding], int, list[str]]:
+    if not _in_git_repository():
+        fail("--history needs a git repository")
     findings, files = scan.scan_history()
     return findings, files, []
+
+
+def _in_git_repository() -> bool:
+    """Asked up front so that outside a repository the user reads what to do, not git's complaint."""
+    try:
+        proc = subprocess.run(["git", "rev-parse", "--git-dir"], capture_output=True, check=False)
+    except OSError:
+        return False
+    return proc.returncode == 0

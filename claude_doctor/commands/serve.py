@@ -11,6 +11,7 @@ import click
 from ..errors import DoctorError
 from ..faults import fault_help, parse_faults
 from ..options import fail
+from ..web import warn_if_exposed
 
 if TYPE_CHECKING:
     from ..serve import Exchange, MockAPI, RecordedExchange
@@ -94,6 +95,7 @@ async def _serve(api: MockAPI, file: str | None) -> None:
     import asyncio
 
     await api.start()
+    warn_if_exposed("serve", api.host, "to it and read what it serves")
     what = f"replaying {file}" if file else "synthetic streams"
     click.echo(f"claude-doctor serve: {what}, faults: {api.options.faults.describe()}")
     click.echo(f"listening on {api.url}  (export ANTHROPIC_BASE_URL={api.url}; Ctrl-C to stop)")

@@ -6,30 +6,51 @@ from pathlib import Path
 
 import click
 
-from ..errors import DoctorError
+from ..errors import DoctorError, RecordingError
 from ..findings import Finding
-from ..options import fail, finish, idle_gap_option, report_options, settings
+from ..options import fail, finish, idle_gap_option, redact_text, report_options, settings
+
+SHOWN_SKIPPED = 3  #: how many skipped files the note names
 
 
-def check_paths(paths: list[str], config) -> tuple[list[Finding], int, list[str], list[str]]:
+def check_paths(
+    paths: list[str], config, skipped: list[str] | None = None
+) -> tuple[list[Finding], int, list[str], list[str]]:
     """Check each recording; an unreadable one becomes an error line and the others still run.
-    Returns the findings, how many files were read, the error lines and the read warnings."""
+    Returns the findings, how many files were read, the error lines and the read warnings. A file
+    found in a folder that is no recording at all is left out, and its path added to ``skipped``."""
     from ..checks.stream import check_source
-    from ..recording import find_recordings, open_source
+    from ..recording import find_recordings, open_source, skippable
 
     findings: list[Finding] = []
     errors: list[str] = []
     warnings: list[str] = []
-    files = find_recordings(paths)
-    for path in files:
+    count = 0
+    for path, in_folder in find_recordings(paths):
         try:
             source = open_source(path)
+        except RecordingError as exc:
+            if not skippable(path, in_folder, exc):
+                errors.append(str(exc))
+            elif skipped is not None:
+                skipped.append(path)
+            continue
+        try:
             findings += check_source(source, config)
         except DoctorError as exc:
             errors.append(str(exc))
             continue
+        count += 1
         warnings += source.warnings
-    return findings, len(files) - len(errors), errors, warnings
+    return findings, count, errors, warnings
+
+
+def skipped_note(skipped: list[str]) -> str:
+    """One line naming the first few files left out of a folder, so that a recording with a wrong
+    extension or format is noticed rather than silently ignored."""
+    shown = ", ".join(skipped[:SHOWN_SKIPPED]) + (", …" if len(skipped) > SHOWN_SKIPPED else "")
+    what = "file that is not a recording" if len(skipped) == 1 else "files that are not recordings"
+    return f"skipped {len(skipped)} {what}: {shown}"
 
 
 @click.command()
@@ -42,12 +63,15 @@ def stream(ctx: click.Context, files: tuple[str, ...], **options) -> None:
 
     FILE may be a claude-doctor recording, raw SSE text (`curl -N` output), `curl -i`/`-v` output,
     a `curl --trace` file, a HAR file or a vcrpy cassette: the format is told by content. A folder
-    means every recording in it; `-` reads standard input."""
+    means every recording in it (other files there are skipped, with a note); `-` reads standard input."""
     opts = settings(ctx, **options)
     for path in files:
         if path != "-" and not Path(path).exists():
             fail(f"{path}: no such file or folder")
-    findings, count, errors, warnings = check_paths(list(files), opts.config)
+    skipped: list[str] = []
+    findings, count, errors, warnings = check_paths(list(files), opts.config, skipped)
     if count == 0 and not errors:
-        fail(f"{', '.join(files)}: no recordings found")
+        fail(f"{', '.join(files)}: no recordings found" + (f" ({skipped_note(skipped)})" if skipped else ""))
+    if skipped and not opts.quiet:
+        click.echo(redact_text(f"claude-doctor: note: {skipped_note(skipped)}"), err=True)
     finish(opts, findings, count, errors, warnings)

@@ -21,6 +21,7 @@ __all__ = [
     "Chunk",
     "End",
     "Meta",
+    "NotARecording",
     "Record",
     "RecordingWriter",
     "Request",
@@ -29,13 +30,21 @@ __all__ = [
     "find_recordings",
     "open_source",
     "read_recording",
+    "skippable",
     "write_source",
 ]
 
 SNIFF_BYTES = 64 * 1024
 RECORDING_SUFFIXES = {".jsonl", ".sse", ".txt", ".har", ".yaml", ".yml", ".json", ".trace", ".log"}
+#: names that claim a recording format: such a file is a broken recording when it does not read as one
+CLAIMING_SUFFIXES = {".jsonl", ".sse", ".har"}
 _TRACE = re.compile(rb"^(?:\d\d:\d\d:\d\d\.\d+ )?(?:== Info:|=> Send|<= Recv)", re.MULTILINE)
 _SSE_FIELD = re.compile(rb"^(?:event|data|id|retry)(?::|\r?\n)|^:", re.MULTILINE)
+
+
+class NotARecording(RecordingError):
+    """The content is no recording format at all (as opposed to a recording that is broken): a file
+    found in a folder is then skipped, while a file named on the command line is still an error."""
 
 
 def open_source(path: str) -> Source:
@@ -77,7 +86,7 @@ def _peek(stream: IO[bytes], path: str) -> bytes:
 def _sniff(stream: IO[bytes], path: str) -> Source:
     head = _peek(stream, path)
     if not head.strip():
-        raise RecordingError(path, "empty file")
+        raise NotARecording(path, "empty file")
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"{") and b'"k":"meta"' in text.split(b"\n", 1)[0].replace(b" ", b""):
         return read_recording(io.BufferedReader(_Rewound(head, stream)), path)
@@ -91,7 +100,7 @@ def _sniff(stream: IO[bytes], path: str) -> Source:
         return importers.import_raw_sse(stream, head, path)
     if text.startswith(b"{") or re.search(rb"^interactions:", head, re.MULTILINE):
         return _whole_document(stream, head, path)
-    raise RecordingError(path, _unknown_reason(head))
+    raise NotARecording(path, _unknown_reason(head))
 
 
 def _unknown_reason(head: bytes) -> str:
@@ -115,14 +124,17 @@ def _whole_document(stream: IO[bytes], head: bytes, path: str) -> Source:
     data = head + rest
     doc = _load_json(data, path) if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") else _load_yaml(data, path)
     if not isinstance(doc, dict):
-        raise RecordingError(path, "not a recording, HAR file or vcrpy cassette (the JSON is not an object)")
-    if isinstance(doc.get("log"), dict):
+        raise NotARecording(path, "not a recording, HAR file or vcrpy cassette (the JSON is not an object)")
+    log = doc.get("log")
+    if isinstance(log, dict) and "entries" in log:
         return importers.import_har(doc, path)
     if "interactions" in doc:
         return importers.import_vcr(doc, path)
     if doc.get("k") == "meta":
         return read_recording(io.BytesIO(data), path)
-    raise RecordingError(path, "JSON that is neither a recording, a HAR file nor a vcrpy cassette")
+    if isinstance(log, dict):
+        raise NotARecording(path, "JSON with a log object but no log.entries, so not a HAR file")
+    raise NotARecording(path, "JSON that is neither a recording, a HAR file nor a vcrpy cassette")
 
 
 def _load_json(data: bytes, path: str) -> object:
@@ -133,8 +145,8 @@ def _load_json(data: bytes, path: str) -> object:
         try:
             json.loads(first)
         except (ValueError, UnicodeDecodeError):
-            raise RecordingError(path, "not valid JSON") from None
-        raise RecordingError(path, "JSON Lines whose first line is not a claude-doctor recording meta line") from None
+            raise NotARecording(path, "not valid JSON") from None
+        raise NotARecording(path, "JSON Lines whose first line is not a claude-doctor recording meta line") from None
 
 
 def _load_yaml(data: bytes, path: str) -> object:
@@ -169,18 +181,28 @@ class _Rewound(io.RawIOBase):
         return len(data)
 
 
-def find_recordings(paths: list[str]) -> list[str]:
-    """Expand directories into the recordings under them (sorted, hidden folders skipped)."""
-    found: list[str] = []
+def find_recordings(paths: list[str]) -> list[tuple[str, bool]]:
+    """Expand directories into the files under them that may be recordings (sorted, hidden ones
+    skipped). Each path comes with whether it was found in a folder rather than named: see
+    :func:`skippable`."""
+    found: list[tuple[str, bool]] = []
     for path in paths:
         if path != "-" and os.path.isdir(path):
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found += [
-                    os.path.join(root, f)
+                    (os.path.join(root, f), True)
                     for f in sorted(files)
                     if Path(f).suffix.lower() in RECORDING_SUFFIXES and not f.startswith(".")
                 ]
         else:
-            found.append(path)
+            found.append((path, False))
     return found
+
+
+def skippable(path: str, in_folder: bool, error: RecordingError) -> bool:
+    """Whether a file that failed to open is left out instead of reported: "a folder means every
+    recording in it", so a stray config.json or notes.txt next to the recordings is no error. A file
+    named on the command line, or whose name claims a recording format (``.jsonl``, ``.sse``,
+    ``.har``), is reported: it was meant to be read."""
+    return in_folder and isinstance(error, NotARecording) and Path(path).suffix.lower() not in CLAIMING_SUFFIXES

@@ -19,6 +19,8 @@ class Report:
     errors: list[str] = field(default_factory=list)
     #: read warnings such as a truncated last line; shown on stderr in human output
     warnings: list[str] = field(default_factory=list)
+    #: the folder the findings are about (the doctor's PATH), where SARIF anchors findings without a file
+    root: str | None = None
 
     def counts(self) -> dict[str, int]:
         counts = {s.label: 0 for s in sorted(Severity, reverse=True)}

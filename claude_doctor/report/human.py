@@ -50,14 +50,26 @@ def format_finding(finding: Finding, *, color: bool, with_fix: bool = True) -> s
     return line
 
 
-def summary_line(report: Report) -> str:
-    counts = report.counts()
-    files = f"{report.files} file{'s' if report.files != 1 else ''}"
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+def summary_line(report: Report, unchecked: int | None = None) -> str:
+    """Counts by severity; never "All clear" when some files could not be checked (``unchecked``,
+    by default one per input error)."""
+    unchecked = len(report.errors) if unchecked is None else unchecked
+    missed = f"{plural(unchecked, 'file')} could not be checked"
     total = len(report.findings)
     if not total:
-        return f"All clear: {files} checked, no problems found."
-    parts = [f"{n} {label}{'s' if n != 1 else ''}" for label, n in counts.items() if n]
-    return f"Found {total} problem{'s' if total != 1 else ''} in {files}: {', '.join(parts)}."
+        if unchecked:
+            return f"Checked {plural(report.files, 'file')}: no problems found, but {missed}."
+        if report.warnings:  # e.g. a capture cut after its response head: not a clean bill
+            warned = plural(len(report.warnings), "warning")
+            return f"Checked {plural(report.files, 'file')}: no problems found, but see the {warned} above."
+        return f"All clear: {plural(report.files, 'file')} checked, no problems found."
+    parts = [plural(n, label) for label, n in report.counts().items() if n]
+    found = f"Found {plural(total, 'problem')} in {plural(report.files, 'file')}: {', '.join(parts)}"
+    return f"{found}; {missed}." if unchecked else f"{found}."
 
 
 def render_human(report: Report, *, color: bool, verbose: int = 0, quiet: bool = False) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from .. import __version__
@@ -11,6 +13,10 @@ from . import Report, sort_key
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 _DOCS = "https://github.com/claude-doctor/claude-doctor#"
+#: Where a finding about the project as a whole (environment, SDK, a live probe) is shown: the first of
+#: these files the project has, where its dependencies and settings live; else the project folder.
+#: GitHub code scanning rejects the whole upload when a single result has no location.
+PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "requirements.txt", "Pipfile")
 
 
 def _uri(path: str) -> str:
@@ -21,20 +27,45 @@ def _uri(path: str) -> str:
         return p.as_posix()
 
 
-def _result(finding: Finding, index: dict[str, int]) -> dict:
+def _has_file(finding: Finding) -> bool:
+    """Whether the finding names a file; ``<live>`` and ``<stdin>`` name none."""
+    return bool(finding.path) and not finding.path.startswith("<")
+
+
+def _project_anchor(findings: Iterable[Finding], root: str | None) -> str:
+    """The file (or folder) that findings without a file of their own point at: a project file found
+    from ``root`` (else the folder holding every named file, else the current one), looking up as far
+    as the current folder or the git root."""
+    folders = [os.path.abspath(os.path.dirname(f.path)) for f in findings if _has_file(f)]
+    try:
+        start = Path(root or (os.path.commonpath(folders) if folders else Path.cwd())).resolve()
+    except ValueError:  # files on different drives
+        start = Path.cwd()
+    for folder in [start, *start.parents]:
+        anchor = next((folder / name for name in PROJECT_FILES if (folder / name).is_file()), None)
+        if anchor is not None:
+            return str(anchor)
+        if folder.resolve() == Path.cwd().resolve() or (folder / ".git").exists():
+            break
+    return str(start)
+
+
+def _location(path: str, line: int | None, column: int | None) -> dict:
+    region: dict = {"startLine": line or 1}
+    if column is not None:
+        region["startColumn"] = column
+    return {"physicalLocation": {"artifactLocation": {"uri": _uri(path)}, "region": region}}
+
+
+def _result(finding: Finding, index: dict[str, int], anchor: str) -> dict:
+    where = (finding.path, finding.line, finding.column) if _has_file(finding) else (anchor, None, None)
     result: dict = {
         "ruleId": finding.code,
         "ruleIndex": index[finding.code],
         "level": _LEVEL[finding.level],
         "message": {"text": f"{finding.message} Fix: {finding.fix_text}"},
+        "locations": [_location(*where)],  # GitHub code scanning needs one on every result
     }
-    if finding.path:
-        region: dict = {"startLine": finding.line or 1}
-        if finding.column is not None:
-            region["startColumn"] = finding.column
-        result["locations"] = [
-            {"physicalLocation": {"artifactLocation": {"uri": _uri(finding.path)}, "region": region}}
-        ]
     props = {k: v for k, v in (("cell", finding.cell), ("event", finding.event), ("t", finding.t)) if v is not None}
     if props:
         result["properties"] = props
@@ -44,6 +75,7 @@ def _result(finding: Finding, index: dict[str, int]) -> dict:
 def render_sarif(report: Report) -> str:
     rules = all_rules()
     index = {rule.code: n for n, rule in enumerate(rules)}
+    anchor = _project_anchor(report.findings, report.root)
     descriptors = [
         {
             "id": rule.code,
@@ -70,7 +102,7 @@ def render_sarif(report: Report) -> str:
                         "rules": descriptors,
                     }
                 },
-                "results": [_result(f, index) for f in sorted(report.findings, key=sort_key)],
+                "results": [_result(f, index, anchor) for f in sorted(report.findings, key=sort_key)],
             }
         ],
     }
