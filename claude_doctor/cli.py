@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import os
@@ -85,6 +84,8 @@ def _refuse_mistyped_command(word: str) -> None:
     exist; a word near a command name, and no path, is a mistyped command."""
     if "/" in word or "." in word or os.path.exists(word):
         return
+    import difflib  # only on this path: start-up matters
+
     near = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.7)
     if near:
         fail(f"no such command {word!r}. Did you mean {near[0]!r}?")

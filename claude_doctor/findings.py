@@ -7,7 +7,6 @@ registry, so a rule's code, name, explanation and fix live in exactly one place.
 
 from __future__ import annotations
 
-import difflib
 import enum
 import importlib
 from collections.abc import Iterator
@@ -203,4 +202,6 @@ def _shared_start(a: str, b: str) -> int:
 
 
 def _likeness(a: str, b: str) -> float:
+    import difflib  # only when a selector is mistyped: start-up matters
+
     return difflib.SequenceMatcher(None, a, b).ratio()
