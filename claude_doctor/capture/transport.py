@@ -179,6 +179,14 @@ class ExchangeRecorder:
         if self.listener is not None:
             self.listener(Chunk(self.i, t, data))
 
+    def interrupted(self, exc: BaseException) -> None:
+        """End the body as an exception raised while reading it says: a closed generator is the reader
+        giving up (cancelled, no error to record); anything else ends as ``end_reason`` names it."""
+        if isinstance(exc, GeneratorExit):
+            self.end("cancelled")
+        else:
+            self.end(end_reason(exc), exc)
+
     def end(self, reason: str, exc: BaseException | None = None, t: float | None = None) -> None:
         """Write the end line once; later calls (a close after an error) are ignored."""
         if self.reason is not None:
@@ -307,11 +315,8 @@ def _build_sync_stream(httpx2: Any) -> type:
                 for raw in self.inner:
                     self.recorder.chunk(raw)
                     yield raw
-            except GeneratorExit:
-                self.recorder.end("cancelled")
-                raise
             except BaseException as exc:
-                self.recorder.end(end_reason(exc), exc)
+                self.recorder.interrupted(exc)
                 raise
             self.recorder.end("eof")
 
@@ -335,11 +340,8 @@ def _build_async_stream(httpx2: Any) -> type:
                 async for raw in self.inner:
                     self.recorder.chunk(raw)
                     yield raw
-            except GeneratorExit:
-                self.recorder.end("cancelled")
-                raise
             except BaseException as exc:
-                self.recorder.end(end_reason(exc), exc)
+                self.recorder.interrupted(exc)
                 raise
             self.recorder.end("eof")
 

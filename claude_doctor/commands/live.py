@@ -144,7 +144,6 @@ def _probe(
     read the recording, so they see exactly what a later ``claude-doctor stream FILE`` would. A file
     that got no answer is removed: it would hold only our own request."""
     from ..capture.live import capture
-    from ..checks.env_rules import API_UNREACHABLE
     from ..checks.stream import check_source
     from ..recording import RecordingWriter, read_recording
 
@@ -169,16 +168,7 @@ def _probe(
             Path(record).unlink()
             record = None
     findings = check_source(read_recording(io.BytesIO(data), record or "<live>"), opts.config)
-    if result.step is not None and not any(f.rule is API_UNREACHABLE for f in findings):
-        findings.insert(0, _unreachable(result, url))
     return findings, result
-
-
-def _unreachable(result: Capture, url: str) -> Finding:
-    """CD408 from the capture, for when the recording's own checks did not report it."""
-    from ..checks.env_rules import API_UNREACHABLE
-
-    return Finding(API_UNREACHABLE, f"{result.step} step failed reaching {url}: {result.error}")
 
 
 def _summarise(say: _Say, request: dict, result: Capture, record: str | None) -> None:
