@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import io
 import os
 import sys
 
@@ -28,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: Top-level modules of the ``all`` extra (pyproject.toml).
+_EXTRA_MODULES = frozenset({"anthropic", "httpx", "httpx2", "aiohttp"})
 _GROUP_ONLY = frozenset({"-h", "--help", "-V", "--version"})
 
 
@@ -131,10 +134,21 @@ def _hand_down(ctx: click.Context, given: dict[str, object]) -> None:
 
 def run() -> None:
     """The console entry point: ``main`` with a last line of defence, so that a bug in a check ends
-    as one line on stderr and exit 2, not a traceback (``CLAUDE_DOCTOR_DEBUG=1`` shows it)."""
+    as one line on stderr and exit 2, not a traceback (``CLAUDE_DOCTOR_DEBUG=1`` shows it).
+
+    click's own usage errors echo the argument they reject (``--format sk-ant-…``, ``--sk-ant-…``, an
+    unknown command), so they are printed here, through the same redaction as findings, for every
+    command at once."""
     try:
-        main()
+        status = main(standalone_mode=False)
+    except click.ClickException as exc:
+        _show_redacted(exc)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
     except Exception as exc:  # anything click did not already turn into an exit status
+        _refuse_without_extra(exc)
         if os.environ.get("CLAUDE_DOCTOR_DEBUG"):
             raise
         from .keys import redact_text
@@ -145,3 +159,21 @@ def run() -> None:
             err=True,
         )
         sys.exit(2)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def _refuse_without_extra(exc: Exception) -> None:
+    """The core install (what the pre-commit hook gets) leaves out the SDK and the HTTP stacks; a command
+    that needs one says which and how to add it, instead of an internal error."""
+    missing = (getattr(exc, "name", None) or "").partition(".")[0]
+    if isinstance(exc, ModuleNotFoundError) and missing in _EXTRA_MODULES:
+        fail(f"this command needs {missing}, which the core install leaves out: pip install 'claude-doctor[all]'")
+
+
+def _show_redacted(exc: click.ClickException) -> None:
+    """click's usage line, hint and error, with every key-like run replaced by its redacted stand-in."""
+    from .keys import redact_text
+
+    shown = io.StringIO()
+    exc.show(file=shown)
+    click.echo(redact_text(shown.getvalue()), err=True, nl=False)

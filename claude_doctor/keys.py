@@ -3,15 +3,22 @@ looks like. Used by recording redaction, the secrets checks and every message th
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 
 #: Fixed-length shapes (protocol.md §8): 93 body characters then ``AA``.
 FIXED_LENGTH = {"api03": 108, "admin01": 110}
 #: OAuth tokens have no published length; at least 40 body characters.
-KEY_RE = re.compile(
-    r"sk-ant-(?:(?:api03|admin01)-[A-Za-z0-9_-]{93}AA|(?:oat01|ort01)-[A-Za-z0-9_-]{40,})(?![A-Za-z0-9_-])"
-)
+_KEY_SHAPE = r"sk-ant-(?:(?:api03|admin01)-[A-Za-z0-9_-]{93}AA|(?:oat01|ort01)-[A-Za-z0-9_-]{40,})"
+#: In text, a key-shaped run followed by one more key character is a longer string, not a key.
+KEY_RE = re.compile(_KEY_SHAPE + r"(?![A-Za-z0-9_-])")
+_KEY_BYTES_RE = re.compile(KEY_RE.pattern.encode("ascii"))
+#: In binary data the byte after a key means nothing (1 in 4 is a letter, a digit, ``-`` or ``_``):
+#: there a key is its prefix and length alone.
+_BINARY_KEY_RE = re.compile(_KEY_SHAPE.encode("ascii"))
+#: ``sk-ant-`` in UTF-16: these 13 bytes occur in little- and big-endian text alike.
+UTF16_MARK = "sk-ant-".encode("utf-16-le")[:-1]
 #: Anything that starts like a key, for redaction, which must err on the side of hiding.
 KEYISH_RE = re.compile(r"sk-ant-[A-Za-z0-9_-]{8,}")
 KEYISH_BYTES_RE = re.compile(rb"sk-ant-[A-Za-z0-9_-]{8,}")
@@ -119,9 +126,15 @@ def redact_headers(headers: list[tuple[str, str]]) -> tuple[list[tuple[str, str]
     return out, names
 
 
+def kind_of(key: str) -> str:
+    """``api03``, ``admin01``, ``oat01``, ``ort01`` (a key of the ``KINDS``), or ``""``."""
+    kind = key.split("-", 3)[2] if key.startswith("sk-ant-") and key.count("-") >= 3 else ""
+    return kind if kind in KINDS else ""
+
+
 def key_kind(key: str) -> str:
     """``API key``, ``Admin API key``, … from the key's prefix."""
-    return KINDS.get(key.split("-", 3)[2], "key") if key.count("-") >= 3 else "key"
+    return KINDS.get(kind_of(key), "key")
 
 
 def _body(key: str) -> str:
@@ -152,3 +165,67 @@ def find_keys(text: str) -> list[tuple[int, str]]:
     if "sk-ant-" not in text:
         return []
     return [(m.start(), m.group(0)) for m in KEY_RE.finditer(text) if not is_placeholder(m.group(0))]
+
+
+def find_keys_in_bytes(data: bytes) -> list[tuple[int, str]]:
+    """Every real-looking key in raw bytes as ``(byte offset, key)``, placeholders left out. Bytes with
+    a NUL in them are binary, where a key followed by a byte that could continue it is still a key."""
+    if b"sk-ant-" not in data:
+        return []
+    pattern = _BINARY_KEY_RE if is_binary(data) else _KEY_BYTES_RE
+    found = [(m.start(), m.group().decode("ascii")) for m in pattern.finditer(data)]
+    return [(offset, key) for offset, key in found if not is_placeholder(key)]
+
+
+def is_binary(data: bytes) -> bool:
+    """git's test: a NUL byte. (UTF-16 text has them too, but never an ASCII ``sk-ant-``.)"""
+    return b"\0" in data
+
+
+# -- base64 ---------------------------------------------------------------------------------------
+
+
+def _base64_marks(text: bytes) -> tuple[bytes, ...]:
+    """The base64 characters of ``text`` that do not depend on its neighbours, at each of the three
+    alignments it can have in the encoded bytes: a plain byte search then finds an encoded key."""
+    marks = []
+    for pad in range(3):
+        encoded = base64.b64encode(b"\0" * pad + text + b"\0\0\0")
+        first, end = -(-8 * pad // 6), 8 * (pad + len(text)) // 6
+        marks.append(encoded[first:end])
+    return tuple(marks)
+
+
+#: ``sk-ant-`` base64-encoded (standard or URL-safe alphabet, which agree on these characters).
+BASE64_MARKS = _base64_marks(b"sk-ant-")
+_BASE64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{16,}={0,2}")
+_URL_SAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def has_base64_mark(data: bytes) -> bool:
+    """Whether ``data`` may hold a base64-encoded key: three ``bytes.find`` on the common path."""
+    return any(mark in data for mark in BASE64_MARKS)
+
+
+def find_base64_keys(data: bytes) -> list[tuple[int, str]]:
+    """Keys inside base64 runs (a Kubernetes ``Secret``, a ``.env`` value, a ``Basic`` header, a
+    recording's ``b64`` field) as ``(offset of the run, key)``: each run holding an encoded ``sk-ant-``
+    is decoded from its start and searched like any bytes. Base64 of anything else never decodes to a key."""
+    if not has_base64_mark(data):
+        return []
+    found = []
+    for run in _BASE64_RUN.finditer(data):
+        if has_base64_mark(run.group()):
+            found += [(run.start(), key) for _, key in find_keys_in_bytes(_decode_base64(run.group()))]
+    return found
+
+
+def _decode_base64(run: bytes) -> bytes:
+    """Decode a run of either alphabet, padded or not; a run cut one character past a group boundary
+    loses that character (it holds less than a byte)."""
+    chars = run.rstrip(b"=").translate(_URL_SAFE)
+    chars = chars[: len(chars) - 1] if len(chars) % 4 == 1 else chars
+    try:
+        return base64.b64decode(chars + b"=" * (-len(chars) % 4), validate=True)
+    except ValueError:  # binascii.Error
+        return b""

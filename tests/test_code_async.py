@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.code_cases.helpers import CASES, check, lint
+from tests.code_cases.helpers import CASES, check, found, lint, write
 
 
 def test_official_tutorial_examples_are_clean():
@@ -175,12 +175,76 @@ def test_missing_await_when_used_or_discarded_not_when_passed_or_returned(tmp_pa
     assert lint(tmp_path, source) == [("CD204", 9), ("CD204", 10), ("CD204", 11), ("CD204", 13)]
 
 
-def test_get_event_loop_outside_coroutines_only(tmp_path):
+def test_missing_await_only_on_methods_that_return_a_coroutine(tmp_path):
+    """Tool runners, paginators, workers, client copies and streaming-response managers are not
+    coroutines in the installed SDK; raw-response and resource methods are."""
+    source = """
+        from anthropic import AsyncAnthropic, AsyncAnthropicBedrock
+
+        client = AsyncAnthropic()
+
+
+        async def fine(tools, options):
+            runner = client.beta.messages.tool_runner(model="m", max_tokens=64, messages=[], tools=tools)
+            async for message in runner:
+                print(message)
+            async for event in client.beta.sessions.events.list("s"):
+                print(event)
+            print(client.with_options(max_retries=1).messages)
+            print(client.beta.environments.work.worker(environment_id="e").run)
+            print(client._build_request(options).headers)
+            async with client.messages.with_streaming_response.create(model="m", max_tokens=5, messages=[]) as r:
+                print(r.headers)
+
+
+        async def forgot():
+            raw = client.messages.with_raw_response.create(model="m", max_tokens=5, messages=[])
+            print(raw.headers)
+            print(client.models.retrieve("m").id)
+            AsyncAnthropicBedrock().messages.count_tokens(model="m", messages=[])
+    """
+    assert lint(tmp_path, source) == [("CD204", 21), ("CD204", 22), ("CD204", 23)]
+
+
+def test_missing_await_reads_the_installed_sdk_and_falls_back_to_a_short_list(tmp_path):
+    """Which methods are coroutines comes from the ``anthropic`` found on the path: a package whose
+    ``AsyncMessages.create`` is a plain ``def`` silences that call; one without sources falls back
+    to the known request methods (``create``, ``retrieve``, ...), never to every method."""
+    source = """
+        from anthropic import AsyncAnthropic
+
+        client = AsyncAnthropic()
+
+
+        def use():
+            print(client.messages.create(model="m", max_tokens=5, messages=[]).content)
+            print(client.files.archive("f").id)
+            print(client.models.retrieve("m").id)
+            print(client.models.list().data)
+    """
+    app = write(tmp_path / "src", source)
+    sdk = tmp_path / "sdk" / "anthropic"
+    (sdk / "resources").mkdir(parents=True)
+    (sdk / "__init__.py").write_text("", encoding="utf-8")
+    (sdk / "resources" / "messages.py").write_text(
+        "class AsyncMessages:\n    def create(self):\n        pass\n\n"
+        "class AsyncFiles:\n    async def archive(self):\n        pass\n",
+        encoding="utf-8",
+    )
+    env = {"PYTHONPATH": str(tmp_path / "sdk")}
+    assert found(check(app, env=env)) == [("CD204", 8)]
+    (sdk / "resources" / "messages.py").unlink()
+    assert found(check(app, env=env)) == [("CD204", 7), ("CD204", 9)]
+
+
+def test_get_event_loop_only_where_its_loop_is_then_run(tmp_path):
     source = """
         import asyncio
+        import contextlib
         from asyncio import get_event_loop as gel
 
         loop = asyncio.get_event_loop()
+        unused = asyncio.get_event_loop()
 
 
         def worker():
@@ -189,9 +253,43 @@ def test_get_event_loop_outside_coroutines_only(tmp_path):
 
         async def main():
             loop = asyncio.get_event_loop()
-            running = asyncio.get_running_loop()
+            loop.run_until_complete(other())
+
+
+        def later():
+            loop.run_forever()
+
+
+        class Runner:
+            def __init__(self):
+                self.loop = asyncio.get_event_loop()
+
+            def go(self):
+                return self.loop.run_until_complete(main())
+
+
+        def guarded():
+            try:
+                found = asyncio.get_event_loop()
+            except RuntimeError:
+                found = None
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_event_loop().run_until_complete(main())
+            try:
+                asyncio.get_event_loop().run_until_complete(main())
+            except (ValueError, Exception):
+                pass
+            return found
+
+
+        def save_and_restore(replacement):
+            previous = asyncio.get_event_loop()
+            asyncio.set_event_loop(replacement)
+            asyncio.set_event_loop(previous)
     """
-    assert lint(tmp_path, source) == [("CD205", 4), ("CD205", 8)]
+    assert lint(tmp_path, source) == [("CD205", 5), ("CD205", 10), ("CD205", 24)]
+    message = check(tmp_path / "app.py").json["findings"][0]["message"]
+    assert "its loop is run by `.run_forever(...)` on line 19" in message
 
 
 def test_asyncio_run_inside_async_def(tmp_path):

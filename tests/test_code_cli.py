@@ -40,6 +40,12 @@ def test_noqa_silences_the_named_rule_on_its_line_only(tmp_path):
 
         async def handler():
             return client.messages.create(model="m", messages=[])  # noqa: CD215
+
+
+        loop.run_forever()
+        loop2.run_forever()
+        loop3.run_forever()
+        loop4.run_forever()
         """,
     )
     assert found(check(path)) == [("CD201", 12), ("CD205", 8)]
@@ -112,7 +118,7 @@ def test_notebook_findings_carry_cell_and_line_and_magics_are_skipped(tmp_path):
 
 def test_syntax_errors_and_undecodable_files_are_one_line_and_others_still_checked(tmp_path):
     write(tmp_path, ASYNC_WITH, name="good.py")
-    write(tmp_path, "def broken(:\n    pass\n", name="bad.py")
+    write(tmp_path, "def broken(:\n    import anthropic\n", name="bad.py")  # could hold a finding: parsed
     (tmp_path / "latin.py").write_bytes(b"x = '\xff\xfe'\n")
     result = check(tmp_path)
     assert result.code == 2  # the findings are reported, and the files that could not be checked make it 2
@@ -125,7 +131,7 @@ def test_syntax_errors_and_undecodable_files_are_one_line_and_others_still_check
 
 
 def test_exit_2_when_nothing_could_be_checked(tmp_path):
-    bad = write(tmp_path, "def broken(:\n", name="bad.py")
+    bad = write(tmp_path, "def broken(:\n    import anthropic\n", name="bad.py")
     result = run_cli("code", str(bad))
     assert result.code == 2
     assert result.stderr.strip() == f"claude-doctor: error: {bad}: syntax error on line 1: invalid syntax"
@@ -151,6 +157,7 @@ def test_folder_walk_outside_git_skips_virtualenvs(tmp_path):
     write(tmp_path, ASYNC_WITH, name="venv/lib/python3.11/site-packages/x.py")
     write(tmp_path, ASYNC_WITH, name="env/lib/x.py")
     (tmp_path / "env" / "pyvenv.cfg").write_text("home = /usr\n")
+    write(tmp_path, "", name="env/bin/python3")  # a virtualenv has its interpreter next to pyvenv.cfg
     result = check(tmp_path, cwd=tmp_path)
     assert {f["path"] for f in result.json["findings"]} == {str(tmp_path / "app.py")}
 

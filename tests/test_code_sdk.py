@@ -207,3 +207,115 @@ def test_sse_relays_with_headers_added_later_stay_silent(tmp_path):
             return Response(gen(), mimetype="text/event-stream"), 200, {"Cache-Control": "no-cache"}
     """
     assert lint(tmp_path, source) == [("CD220", 29)]
+
+
+def test_clients_behind_beta_namespaces_and_cloud_classes(tmp_path):
+    """``beta.prompt_caching.messages`` takes the same keywords as ``messages``; Vertex, Bedrock and
+    Foundry clients and their async twins are clients like the others."""
+    source = """
+        import anthropic
+        from anthropic import AnthropicBedrock, AnthropicFoundry, AsyncAnthropicVertex
+
+        client = anthropic.Anthropic()
+        vertex = AsyncAnthropicVertex(region="us-east5", project_id="p")
+
+
+        def cached(doc):
+            return client.beta.prompt_caching.messages.create(model="m", max_tokens=9, messages=[], temperature=0)
+
+
+        async def handler():
+            AnthropicBedrock().messages.create(model="m", max_tokens=9, messages=[])
+            AnthropicFoundry().messages.count_tokens(model="m", messages=[])
+            reply = vertex.messages.create(model="m", max_tokens=9, messages=[])
+            return reply.content
+    """
+    assert lint(tmp_path, source) == [("CD201", 13), ("CD201", 14), ("CD204", 16), ("CD219", 9)]
+
+
+def test_clients_from_fallbacks_properties_and_annotations(tmp_path):
+    """``client or Anthropic()``, ``@cached_property``/``@property`` factories, return and parameter
+    annotations: each is the client it names, so the rules that need a client apply."""
+    source = """
+        from functools import cached_property
+        from typing import Optional
+
+        import anthropic
+        from anthropic import Anthropic, AnthropicVertex, AsyncAnthropic
+
+
+        def make_vertex(settings) -> AnthropicVertex:
+            return settings.build()
+
+
+        class Agent:
+            def __init__(self, client: Anthropic | None = None):
+                self.client = client or Anthropic()
+
+            @cached_property
+            def llm(self):
+                return AsyncAnthropic()
+
+            @property
+            def vertex(self):
+                return make_vertex(None)
+
+            async def answer(self):
+                self.client.messages.create(model="m", max_tokens=9, messages=[])
+                print(self.llm.messages.create(model="m", max_tokens=9, messages=[]).content)
+                self.vertex.messages.create(model="m", max_tokens=9, messages=[])
+
+
+        async def given(client: AsyncAnthropic, other: Optional["anthropic.Anthropic"], unknown):
+            print(client.messages.create(model="m", max_tokens=9, messages=[]).content)
+            other.messages.create(model="m", max_tokens=9, messages=[])
+            unknown.messages.create(model="m", max_tokens=9, messages=[])
+    """
+    assert lint(tmp_path, source) == [
+        ("CD201", 25),
+        ("CD201", 27),
+        ("CD201", 32),
+        ("CD204", 26),
+        ("CD204", 31),
+    ]
+
+
+def test_clients_from_factories_in_other_modules(tmp_path):
+    """A factory or a client another module of the checked tree exports, imported relatively or
+    absolutely, even into a module that never mentions the SDK; a same-named factory of a module
+    that does not build one stays unknown."""
+    write(
+        tmp_path,
+        """
+        from anthropic import AnthropicVertex, AsyncAnthropic
+
+        shared = AsyncAnthropic()
+
+
+        def get_client() -> AnthropicVertex:
+            return AnthropicVertex(region="us-east5", project_id="p")
+        """,
+        name="app/llm/client.py",
+    )
+    write(tmp_path, "def get_client():\n    return object()\n", name="other/client.py")
+    write(
+        tmp_path,
+        """
+        from app.llm.client import shared
+        from .llm.client import get_client
+        from other.client import get_client as get_other
+
+
+        async def answer():
+            get_client().messages.create(model="m", max_tokens=9, messages=[], temperature=0)
+            print(shared.messages.create(model="m", max_tokens=9, messages=[]).content)
+            get_other().messages.create(model="m", max_tokens=9, messages=[])
+        """,
+        name="app/service.py",
+    )
+    result = check(tmp_path)
+    assert [(f["path"].rpartition("/")[2], f["code"], f["line"]) for f in result.json["findings"]] == [
+        ("service.py", "CD201", 7),
+        ("service.py", "CD219", 7),
+        ("service.py", "CD204", 8),
+    ]

@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import zlib
 from pathlib import Path
 
 import pytest
 import yaml
 
 from claude_doctor import synth
-from claude_doctor.recording import Chunk, End, Request, Response, open_source
+from claude_doctor.recording import Chunk, End, RecordingWriter, Request, Response, importers, open_source
 from tests.conftest import RECORDINGS, run_cli
 
 IMPORTS = RECORDINGS / "imports"
@@ -54,22 +55,47 @@ def hexdump(data: bytes) -> str:
     return "\n".join(out)
 
 
-def trace_file(recv_blocks: list[bytes], *, status: bytes = b"HTTP/1.1 200 OK", chunked: bool = True) -> str:
+def asciidump(data: bytes) -> str:
+    """``curl --trace-ascii`` dump lines, as curl's ``dump()`` prints them: 64 bytes a line, a new line
+    after each CRLF (not printed), '.' for every byte outside 0x20-0x7f."""
+    out = []
+    i = 0
+    while i < len(data):
+        line = ""
+        c = 0
+        while c < 0x40 and i + c < len(data):
+            if i + c + 1 < len(data) and data[i + c : i + c + 2] == b"\r\n":
+                c += 2
+                break
+            byte = data[i + c]
+            line += chr(byte) if 0x20 <= byte < 0x80 else "."
+            c += 1
+            if i + c + 1 < len(data) and data[i + c : i + c + 2] == b"\r\n":
+                c += 2
+                break
+        out.append(f"{i:04x}: {line}")
+        i += c
+    return "\n".join(out)
+
+
+def trace_file(
+    recv_blocks: list[bytes], *, status: bytes = b"HTTP/1.1 200 OK", chunked: bool = True, dump=hexdump
+) -> str:
     head = b"POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\ncontent-type: application/json\r\n\r\n"
     req = REQUEST_BODY.encode()
     out = [
         "10:00:00.000000 == Info: Connected to api.anthropic.com (160.79.104.10) port 443 (#0)",
         f"10:00:00.001000 => Send header, {len(head)} bytes (0x{len(head):x})",
-        hexdump(head),
+        dump(head),
         f"10:00:00.001500 => Send data, {len(req)} bytes (0x{len(req):x})",
-        hexdump(req),
+        dump(req),
     ]
     resp_head = [status + b"\r\n", b"content-type: text/event-stream\r\n"]
     resp_head += [b"transfer-encoding: chunked\r\n"] if chunked else []
     for line in [*resp_head, b"\r\n"]:
-        out += [f"10:00:00.400000 <= Recv header, {len(line)} bytes (0x{len(line):x})", hexdump(line)]
+        out += [f"10:00:00.400000 <= Recv header, {len(line)} bytes (0x{len(line):x})", dump(line)]
     for n, block in enumerate(recv_blocks):
-        out += [f"10:00:{n // 100 + 1:02d}.{(n % 100) * 10000:06d} <= Recv data, {len(block)} bytes", hexdump(block)]
+        out += [f"10:00:{n // 100 + 1:02d}.{(n % 100) * 10000:06d} <= Recv data, {len(block)} bytes", dump(block)]
     return "\n".join(out) + "\n"
 
 
@@ -116,6 +142,13 @@ def test_a_directory_means_every_recording_in_it(tmp_path):
     assert result.json["summary"]["files"] == 2
     assert {Path(f["path"]).name for f in result.json["findings"]} == {"b.sse"}
     assert "CD104" in result.codes() and result.code == 1
+
+
+@pytest.mark.parametrize("name", [*sorted(p.name for p in IMPORTS.iterdir()), "../clean-text.jsonl"])
+def test_any_format_may_be_gzip_compressed(tmp_path, name):
+    path = tmp_path / (Path(name).name + ".gz")
+    path.write_bytes(gzip.compress((IMPORTS / name).read_bytes()))
+    assert_clean(path)
 
 
 def test_dash_reads_stdin():
@@ -184,15 +217,23 @@ def test_curl_trace_with_reads_over_64k_keeps_every_byte(tmp_path):
     assert_clean(path)
 
 
-def test_curl_trace_ascii_is_refused_with_a_reason(tmp_path):
-    path = tmp_path / "a.trace"
-    path.write_text(
-        "== Info: Connected\n<= Recv header, 17 bytes (0x11)\n0000: HTTP/1.1 200 OK\n"
-        "<= Recv data, 20 bytes (0x14)\n0000: event: ping.data: {}..\n"
-    )
+def test_curl_trace_ascii_is_read_with_its_line_feeds_put_back_and_a_warning(tmp_path):
+    # text with a UTF-8 character split over two reads, a "..." and a dot before "event:" in the text
+    stream = synth.text_message(["Caf\u00e9 ", "\u2014 see... event: data: 1.5", " done."])
+    raw = b"".join(stream)
+    framed = chunked([raw[n : n + 97] for n in range(0, len(raw), 97)])
+    path = tmp_path / "ascii.trace"
+    path.write_text(trace_file([framed[n : n + 150] for n in range(0, len(framed), 150)], dump=asciidump))
     result = stream_json(str(path))
-    assert result.code == 2
-    assert result.stderr.count("\n") == 1 and str(path) in result.stderr and "--trace-ascii" in result.stderr
+    assert (result.code, result.codes(), result.json["errors"]) == (0, [], [])
+    assert result.json["warnings"] == [f"{path}: {importers.TRACE_ASCII_WARNING}"]
+    _, recs = opened(path)
+    assert body_of(recs) == bytes(b if b < 0x80 else 0x2E for b in raw)  # only the non-ASCII bytes are lost
+    assert next(r for r in recs if isinstance(r, Request)).json["stream"] is True
+    # and a stream cut inside an event is still one
+    cut = raw[: raw.index(b"message_delta") + 40]
+    path.write_text(trace_file([chunked([cut])], dump=asciidump))
+    assert stream_json(str(path)).codes() == ["CD104"]
 
 
 # -- curl -i and curl -v -----------------------------------------------------------------------------
@@ -401,3 +442,112 @@ def test_vcr_cassette_with_a_retry_names_each_exchange(tmp_path):
     _, recs = opened(path)
     assert body_of(recs, 1) == RAW
     assert [(r.i, r.reason) for r in recs if isinstance(r, End)] == [(0, "eof"), (1, "eof")]
+
+
+def raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+def brotli_compress(data: bytes) -> bytes:
+    import brotli
+
+    return brotli.compress(data)
+
+
+@pytest.mark.parametrize(
+    "coding, compress",
+    [
+        ("br", brotli_compress),
+        ("deflate", raw_deflate),  # what some servers send instead of RFC 9110's zlib framing
+        ("gzip, br", lambda data: brotli_compress(gzip.compress(data))),
+    ],
+    ids=["brotli", "deflate-raw", "gzip-then-brotli"],
+)
+def test_vcr_brotli_and_deflate_bodies_are_decoded(tmp_path, coding, compress):
+    headers = {"content-type": ["text/event-stream"], "content-encoding": [coding]}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cassette(compress(RAW), headers)))
+    _, recs = opened(path)
+    assert body_of(recs) == RAW
+    assert_clean(path)
+
+
+# -- what curl -w prints after the body --------------------------------------------------------------
+
+WRITE_OUT = b"\n[curl http_code=%d]\n"  # curl -N -w '\n[curl http_code=%{http_code}]\n'
+
+
+def test_curl_write_out_line_is_not_part_of_the_stream_and_gives_the_status(tmp_path):
+    cut = b"".join(CLEAN[:6])[:-20]  # the connection closed in the middle of an event
+    path = tmp_path / "cut.sse"
+    path.write_bytes(cut + WRITE_OUT % 200)
+    _, recs = opened(path)
+    assert body_of(recs) == cut
+    assert [r.status for r in recs if isinstance(r, Response)] == [200]
+    # a 529 pasted with its -w line is an overloaded answer, not an error event after a 200
+    error = b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+    path.write_bytes(error + WRITE_OUT % 529)
+    assert stream_json(str(path)).codes() == ["CD111"]
+    packed = tmp_path / "529.sse.gz"
+    packed.write_bytes(gzip.compress(error + WRITE_OUT % 529))
+    assert stream_json(str(packed)).codes() == ["CD111"]
+    # through a pipe the status cannot be read ahead, but the line is still no part of the body
+    result = stream_json("-", stdin=RAW + WRITE_OUT % 200)
+    assert (result.code, result.codes()) == (0, [])
+
+
+def test_curl_i_and_curl_v_with_a_write_out_line(tmp_path):
+    cut = b"".join(CLEAN[:6])[:-20]
+    path = tmp_path / "i.txt"
+    path.write_bytes(head("HTTP/1.1 200 OK") + cut + WRITE_OUT % 200)
+    _, recs = opened(path)
+    assert body_of(recs) == cut
+    verbose = b"* Connected\n> POST /v1/messages HTTP/1.1\n> Host: api.anthropic.com\n>\n< HTTP/1.1 200 OK\n"
+    path = tmp_path / "v.txt"
+    path.write_bytes(verbose + b"< content-type: text/event-stream\n<\n" + cut + WRITE_OUT % 200)
+    _, recs = opened(path)
+    assert body_of(recs) == cut
+
+
+# -- a capture that holds no complete exchange -------------------------------------------------------
+
+
+def recording(path: Path, chunks: list[bytes]) -> bytes:
+    with path.open("wb") as out:
+        writer = RecordingWriter(out, "test")
+        writer.request(0, 0.0, "POST", URL, [("content-type", "application/json")], REQUEST_BODY.encode())
+        writer.response(0, 0.2, 200, "OK", "HTTP/1.1", SSE_HEADERS)
+        for n, piece in enumerate(chunks):
+            writer.chunk(0, 0.3 + n / 100, piece)
+        writer.end(0, 0.5, "eof")
+    return path.read_bytes()
+
+
+def test_a_recording_cut_inside_its_first_request_is_not_clean_a_later_cut_is_a_warning(tmp_path):
+    data = recording(tmp_path / "full.jsonl", CLEAN)
+    meta, request = data.split(b"\n")[:2]
+    path = tmp_path / "killed.jsonl"
+    path.write_bytes(meta + b"\n" + request[:40])
+    result = stream_json(str(path))
+    assert (result.code, result.json["findings"], result.json["summary"]["files"]) == (2, [], 0)
+    assert result.json["errors"] == [
+        f"{path}: holds no complete exchange, so nothing in it was checked: line 2: truncated last line ignored "
+        "(the capture was cut off)"
+    ]
+    human = run_cli("stream", str(path))
+    assert human.code == 2 and human.stdout == ""
+    assert human.stderr.splitlines()[-1] == f"claude-doctor: error: {result.json['errors'][0]}"
+    # a recorder that never sent anything leaves a meta line alone: nothing to check either
+    path.write_bytes(meta + b"\n")
+    result = stream_json(str(path))
+    assert result.code == 2 and result.json["errors"] == [
+        f"{path}: holds no complete exchange, so nothing in it was checked: no request in it got a response, "
+        "a body or an end"
+    ]
+    # while a cut last line after a complete exchange is a warning: that exchange was checked
+    path.write_bytes(data + b'{"k":"request","i":1,"t":9.0,"meth')
+    result = stream_json(str(path))
+    assert (result.code, result.codes(), result.json["errors"], result.json["summary"]["files"]) == (0, [], [], 1)
+    last = data.count(b"\n") + 1
+    assert result.json["warnings"] == [f"{path}:{last}: truncated last line ignored (the capture was cut off)"]

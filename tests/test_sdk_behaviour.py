@@ -12,6 +12,7 @@ import pytest
 from claude_doctor import synth
 from claude_doctor.checks.stream import check_records
 from claude_doctor.config import Config
+from claude_doctor.findings import Finding
 from claude_doctor.recording import Chunk, End, Request, Response
 
 anthropic = pytest.importorskip("anthropic")
@@ -21,8 +22,22 @@ KWARGS = {"model": "claude-sonnet-4-6", "max_tokens": 256, "messages": [{"role":
 SSE = {"content-type": "text/event-stream; charset=utf-8"}
 
 
-def client_for(body: bytes | Callable[[], Iterator[bytes]], status: int = 200, headers: dict | None = None):
+def client_for(
+    body: bytes | Callable[[], Iterator[bytes]],
+    status: int = 200,
+    headers: dict | None = None,
+    sent: list[Request] | None = None,
+):
+    """A real client whose transport answers with ``body``; ``sent`` collects each request it made,
+    as a recording would hold it."""
+
     def handler(request):
+        if sent is not None:
+            sent.append(
+                Request(
+                    0, 0.0, request.method, str(request.url), list(request.headers.items()), json.loads(request.content)
+                )
+            )
         content = body() if callable(body) else body
         return httpx2.Response(status, headers=headers or SSE, content=content)
 
@@ -34,14 +49,21 @@ def client_for(body: bytes | Callable[[], Iterator[bytes]], status: int = 200, h
     )
 
 
-def our_codes(body: bytes, status: int = 200, headers: dict | None = None, end: str = "eof") -> list[str]:
+def our_findings(
+    body: bytes, status: int = 200, headers: dict | None = None, end: str = "eof", request: Request | None = None
+) -> list[Finding]:
     records = [
-        Request(0, 0.0, "POST", "https://api.anthropic.com/v1/messages", [], json={**KWARGS, "stream": True}),
+        request
+        or Request(0, 0.0, "POST", "https://api.anthropic.com/v1/messages", [], json={**KWARGS, "stream": True}),
         Response(0, 0.1, status, None, "HTTP/1.1", list((headers or SSE).items())),
         Chunk(0, 0.2, body),
         End(0, 0.3, end),
     ]
-    return sorted({f.code for f in check_records(records, "case", Config())})
+    return check_records(records, "case", Config())
+
+
+def our_codes(body: bytes, status: int = 200, headers: dict | None = None, end: str = "eof") -> list[str]:
+    return sorted({f.code for f in our_findings(body, status, headers, end)})
 
 
 def consume(client) -> anthropic.types.Message:
@@ -195,3 +217,90 @@ def test_http_errors_raise_their_classes(status, error, code):
         consume(client_for(body, status, headers))
     assert info.value.status_code == status
     assert our_codes(body, status, headers) == [code]
+
+
+# -- what the messages promise, on the shapes real streams have -------------------------------------
+
+
+@pytest.mark.parametrize("cut", ['{"city": "Par', '{"city": "Paris", "days": 3'])
+def test_tool_block_still_open_at_max_tokens_returns_a_truncated_input_silently_cd117(cut):
+    start, *deltas, _stop = synth.tool_use_block(0, "get_weather", [cut])
+    body = joined([synth.message_start(), start, *deltas, synth.message_delta("max_tokens"), synth.MESSAGE_STOP])
+    message = consume(client_for(body))  # no content_block_stop, and no error either
+    assert message.stop_reason == "max_tokens"
+    returned = json.dumps(message.content[0].input)
+    findings = our_findings(body)
+    assert sorted(f.code for f in findings) == ["CD106", "CD117"]
+    (cd117,) = (f for f in findings if f.code == "CD117")
+    assert cd117.message.startswith(
+        "Tool block 0 (tool_use get_weather) has no content_block_stop before message_delta"
+    )
+    assert f"the SDK raises nothing and returns input={returned}." in cd117.message
+
+
+def test_incomplete_tool_json_at_block_stop_says_what_the_sdk_returns_cd117():
+    body = joined(
+        [synth.message_start(), *synth.tool_use_block(0, "t", ['{"a": 1, "b": "x']), synth.message_delta("tool_use")]
+    )
+    body += synth.MESSAGE_STOP
+    returned = json.dumps(consume(client_for(body)).content[0].input)
+    (finding,) = our_findings(body)
+    assert returned == '{"a": 1}' and finding.message.endswith(
+        f"; the SDK raises nothing and returns input={returned}."
+    )
+
+
+def test_stream_cut_before_message_start_makes_get_final_message_assert_cd104():
+    body = joined(EVENTS[1:5])  # the blocks' events, and no message_start before them
+    with client_for(body).messages.stream(**KWARGS) as stream:
+        assert [event.type for event in stream] == ["content_block_start", "content_block_delta", "content_block_delta"]
+        with pytest.raises(AssertionError):
+            stream.get_final_message()
+    (cd104,) = (f for f in our_findings(body) if f.code == "CD104")
+    assert "get_final_message() fails with a bare AssertionError" in cd104.message
+    assert "partial message" not in cd104.message
+
+
+def test_deltas_for_a_block_never_started_are_one_finding_with_a_count_cd105():
+    missing = [synth.delta(0, {"type": "text_delta", "text": "x"})] * 40 + [synth.block_stop(0)]
+    body = joined([synth.message_start(), *missing, synth.message_delta(), synth.MESSAGE_STOP])
+    with pytest.raises(IndexError):  # at the first of them: the user never sees the other 40
+        consume(client_for(body))
+    (finding,) = our_findings(body)
+    assert finding.code == "CD105" and finding.event == 2
+    assert finding.message.endswith("IndexError: list index out of range (and 40 more like it).")
+
+
+BETA_BLOCKS = [
+    synth.message_start(),
+    synth.block_start(0, {"type": "compaction", "content": None}),
+    synth.delta(0, {"type": "compaction_delta", "content": "Summary of the earlier turns."}),
+    synth.block_stop(0),
+    synth.message_delta(),
+    synth.MESSAGE_STOP,
+]
+
+
+def test_beta_types_on_the_plain_client_become_text_blocks_with_no_text_cd116():
+    body = joined(BETA_BLOCKS)
+    block = consume(client_for(body)).content[0]
+    assert isinstance(block, anthropic.types.TextBlock) and block.type == "compaction" and block.text is None
+    messages = [f.message for f in our_findings(body)]
+    assert len(messages) == 2  # the block and the delta
+    assert messages[0].startswith("Content block type 'compaction' is a beta type")
+    assert "TextBlock" in messages[0] and ".text is None" in messages[0]
+
+
+def test_a_beta_request_is_checked_against_the_beta_types_cd116():
+    """As the SDK sends it: compaction is a beta type (parsed as such, not reported); a type not even
+    the beta namespace knows is reported, and comes back as a text block with no text."""
+    sent: list[Request] = []
+    hologram = [synth.block_start(1, {"type": "hologram"}), synth.block_stop(1)]
+    body = joined([*BETA_BLOCKS[:4], *hologram, *BETA_BLOCKS[4:]])
+    with client_for(body, sent=sent).beta.messages.stream(**KWARGS, betas=["compact-2026-01-12"]) as stream:
+        compaction, unknown = stream.get_final_message().content
+    assert type(compaction).__name__ == "BetaCompactionBlock" and compaction.content == "Summary of the earlier turns."
+    assert isinstance(unknown, anthropic.types.beta.BetaTextBlock) and unknown.text is None
+    (finding,) = our_findings(body, request=sent[0])  # the request exactly as the SDK sent it
+    assert finding.code == "CD116" and finding.message.startswith("Unknown content block type 'hologram' (not in ")
+    assert "beta types" in finding.message

@@ -116,14 +116,17 @@ def test_noqa_and_detect_secrets_allowlist_pragma_silence_a_line(tmp_path: Path)
 
 def test_keys_in_binary_and_odd_files_are_found(tmp_path: Path) -> None:
     key = fake_key()
-    (tmp_path / "blob.bin").write_bytes(b"\x00\xff\xfe" + key.encode() + b"\x00\x89PNG")
+    (tmp_path / "blob.bin").write_bytes(b"\x00\xff\xfe" + b"\n" * 3 + key.encode() + b"\x00\x89PNG")
     write(tmp_path, "two.txt", f"{key} and {fake_key('admin01')}\n")
     result = run_cli("secrets", "--format", "json", "blob.bin", "two.txt", cwd=tmp_path)
     assert [(f["path"], f["line"], f["column"]) for f in result.json["findings"]] == [
-        ("blob.bin", 1, 4),
+        ("blob.bin", None, None),  # lines mean nothing in a binary file: the message gives the byte offset
         ("two.txt", 1, 1),
         ("two.txt", 1, 114),
     ]
+    assert result.json["findings"][0]["message"].endswith(", at byte 6 of a binary file")
+    human = run_cli("secrets", "blob.bin", cwd=tmp_path).stdout
+    assert human.startswith(f"blob.bin: CD301 [E] Anthropic API key {fingerprint(key)}, at byte 6 of a binary file\n")
 
 
 # -- which files, exit codes ----------------------------------------------------------------------
@@ -162,6 +165,49 @@ def test_select_and_fail_on_apply(tmp_path: Path) -> None:
     sarif = run_cli("secrets", "--format", "sarif", "k.txt", cwd=tmp_path)
     assert sarif.code == 1
     assert json.loads(sarif.stdout)["runs"][0]["results"][0]["ruleId"] == "CD301"
+
+
+# -- messages a user reads in a blocked commit ----------------------------------------------------
+
+
+def test_each_fix_is_printed_once_after_its_findings(tmp_path: Path) -> None:
+    keys = [fake_key() for _ in range(3)]
+    names = [write(tmp_path, f"k{n}.py", f'KEY = "{key}"\n').name for n, key in enumerate(keys)]
+    admin = fake_key("admin01")
+    write(tmp_path, "z.py", f'ADMIN = "{admin}"\n')
+    result = run_cli("secrets", *names, "z.py", cwd=tmp_path)
+    assert result.code == 1
+    lines = result.stdout.splitlines()
+    fixes = [line for line in lines if line.startswith("  fix")]
+    assert len(fixes) == 2, result.stdout  # one per kind of credential, not one per finding
+    assert lines[3].startswith("  fix (all 3 above): Revoke the key now in the Claude Console (Settings → API keys)")
+    assert lines[:3] == [f"k{n}.py:1:8: CD301 [E] Anthropic API key {fingerprint(k)}" for n, k in enumerate(keys)]
+    assert lines[4] == f"z.py:1:10: CD301 [E] Anthropic Admin API key {fingerprint(admin)}"
+    assert lines[5].startswith("  fix: Revoke the Admin key now in the Claude Console (Settings → Admin keys")
+    quiet = run_cli("secrets", "-q", *names, cwd=tmp_path)
+    assert "fix" not in quiet.stdout and len(quiet.stdout.splitlines()) == 3
+    findings = run_cli("secrets", "--format", "json", *names, cwd=tmp_path).json["findings"]
+    assert all(f["fix"].startswith("Revoke the key now") for f in findings)  # JSON keeps it per finding
+
+
+@pytest.mark.parametrize(
+    ("kind", "says", "never"),
+    [
+        ("api03", ["Settings → API keys", "`ANTHROPIC_API_KEY`"], ["Admin keys", "setup-token"]),
+        ("admin01", ["Settings → Admin keys", "members, workspaces"], ["`ANTHROPIC_API_KEY`", "Settings → API keys"]),
+        ("oat01", ["claude setup-token", "`CLAUDE_CODE_OAUTH_TOKEN`"], ["Settings → API keys", "`ANTHROPIC_API_KEY`"]),
+        ("ort01", ["refresh token", "`/login`"], ["Settings → API keys", "`ANTHROPIC_API_KEY`"]),
+    ],
+)
+def test_each_kind_of_credential_gets_its_own_advice(tmp_path: Path, kind: str, says: list, never: list) -> None:
+    key = fake_key(kind, 93 if kind in ("api03", "admin01") else 95)
+    write(tmp_path, "a.txt", key)
+    write(tmp_path, "rec.jsonl", recording([["x-api-key", key]]))
+    result = run_cli("secrets", "--format", "json", "a.txt", "rec.jsonl", cwd=tmp_path)
+    for finding in result.json["findings"]:
+        assert all(text in finding["fix"] for text in says), (finding["code"], finding["fix"])
+        assert not any(text in finding["fix"] for text in never), (finding["code"], finding["fix"])
+    assert [f["code"] for f in result.json["findings"]] == ["CD301", "CD302"]
 
 
 # -- CD302: recordings ----------------------------------------------------------------------------

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from claude_doctor import synth
+from claude_doctor import sdk_limits, synth
 from claude_doctor.recording import RecordingWriter
 from tests.conftest import RECORDINGS, run_cli
 
@@ -27,14 +29,13 @@ def write_recording(
     request_headers: list[tuple[str, str]] | None = None,
     end: tuple[float | None, str] | None = None,
     head_t: float | None = 0.4,
+    url: str = "https://api.anthropic.com/v1/messages",
 ) -> Path:
     """A one-exchange recording, written with the same writer the capture paths use."""
     request = request if request is not None else {"model": "claude-sonnet-4-6", "max_tokens": 512, "stream": True}
     with path.open("wb") as f:
         w = RecordingWriter(f, "hand")
-        w.request(
-            0, 0.0, "POST", "https://api.anthropic.com/v1/messages", request_headers or [], json.dumps(request).encode()
-        )
+        w.request(0, 0.0, "POST", url, request_headers or [], json.dumps(request).encode())
         if status is not None:
             w.response(
                 0,
@@ -225,6 +226,15 @@ def test_cd106_cd107_only_for_their_stop_reasons(tmp_path):
         assert codes_for(path) == expected, reason
 
 
+def test_cd106_without_the_request_says_the_limit_is_unknown(tmp_path):
+    raw = tmp_path / "curl-N.sse"  # curl -N output: the body alone
+    raw.write_bytes(b"".join(synth.text_message(["a"], "max_tokens")))
+    (finding,) = run_cli("stream", str(raw), "--format", "json").json["findings"]
+    assert finding["code"] == "CD106"
+    assert "(the request's max_tokens is not in the recording)" in finding["message"]
+    assert "None" not in finding["message"]
+
+
 def test_cd106_on_a_non_streaming_message_too(tmp_path):
     path = write_recording(
         tmp_path / "m.jsonl",
@@ -310,14 +320,132 @@ def test_cd115_only_when_stream_was_asked(tmp_path):
     assert codes_for(asked) == ["CD115"]
 
 
-def test_cd116_silent_with_a_beta_header(tmp_path):
-    events = synth.text_message(["a"])
-    events.insert(1, synth.block_start(0, {"type": "compaction", "content": ""}))
-    events.insert(2, synth.block_stop(0))
-    plain = write_recording(tmp_path / "p.jsonl", paced(events))
-    beta = write_recording(tmp_path / "b.jsonl", paced(events), request_headers=[("anthropic-beta", "compact-2026")])
-    assert "CD116" in codes_for(plain)
-    assert "CD116" not in codes_for(beta)
+def _with_block(block: dict) -> list[bytes]:
+    """A clean message whose first block is ``block`` (started and stopped), then a text block."""
+    return [
+        synth.message_start(),
+        synth.block_start(0, block),
+        synth.delta(0, {"type": "compaction_delta", "content": "summary"}),
+        synth.block_stop(0),
+        *synth.text_block(1, ["a"]),
+        synth.message_delta(),
+        synth.MESSAGE_STOP,
+    ]
+
+
+BETA_MARKERS = {
+    "header": {"request_headers": [("anthropic-beta", "compact-2026-01-12")]},
+    # client.beta.messages in many SDK versions; recorders such as vcrpy often drop the header
+    "query": {"url": "https://api.anthropic.com/v1/messages?beta=true"},
+    "body field": {
+        "request": {"model": "m", "max_tokens": 512, "stream": True, "context_management": {"edits": []}},
+    },
+}
+
+
+@pytest.mark.parametrize("marker", sorted(BETA_MARKERS))
+def test_cd116_beta_requests_are_checked_against_the_beta_types(tmp_path, marker):
+    known = write_recording(
+        tmp_path / "known.jsonl", paced(_with_block({"type": "compaction"})), **BETA_MARKERS[marker]
+    )
+    unknown = write_recording(tmp_path / "new.jsonl", paced(_with_block({"type": "hologram"})), **BETA_MARKERS[marker])
+    assert codes_for(known) == []
+    findings = run_cli("stream", str(unknown), "--format", "json").json["findings"]
+    assert [f["code"] for f in findings] == ["CD116"]  # compaction_delta is known; the block is not
+    assert findings[0]["message"].startswith("Unknown content block type 'hologram'")
+
+
+def test_cd116_beta_types_without_a_beta_request_say_so(tmp_path):
+    path = write_recording(tmp_path / "p.jsonl", paced(_with_block({"type": "compaction"})))
+    messages = [f["message"] for f in run_cli("stream", str(path), "--format", "json").json["findings"]]
+    assert len(messages) == 2
+    assert messages[0].startswith("Content block type 'compaction' is a beta type")
+    assert messages[1].startswith("Delta type 'compaction_delta' is a beta type")
+    assert all("no anthropic-beta header, no ?beta=true" in m for m in messages)
+
+
+def _checked_in_a_fresh_process(*paths: Path, without_sdk: bool = False) -> list[str]:
+    """Per recording: the findings' messages up to their first parenthesis, and whether the check
+    imported anthropic. ``without_sdk`` makes ``import anthropic`` fail, as where it is not installed."""
+    no_sdk = "sys.modules['anthropic'] = None\n" if without_sdk else ""
+    script = (
+        "import sys\n" + no_sdk + "from claude_doctor.checks.stream import check_source\n"
+        "from claude_doctor.config import Config\n"
+        "from claude_doctor.recording import open_source\n"
+        "for path in sys.argv[1:]:\n"
+        "    found = check_source(open_source(path), Config())\n"
+        "    print([f.message.split(' (')[0] for f in found], sys.modules.get('anthropic') is not None)\n"
+    )
+    command = [sys.executable, "-c", script, *map(str, paths)]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()
+
+
+BETA_TYPES_SAID = str(
+    ["Content block type 'compaction' is a beta type", "Delta type 'compaction_delta' is a beta type"]
+)
+
+
+def test_cd116_reads_the_sdk_only_for_a_type_outside_the_core_set(tmp_path):
+    """Importing anthropic takes about a second: a clean stream must not pay for it."""
+    clean = write_recording(tmp_path / "clean.jsonl", paced(synth.text_message(["a"])))
+    plain = write_recording(tmp_path / "plain.jsonl", paced(_with_block({"type": "compaction"})))
+    assert _checked_in_a_fresh_process(clean, plain) == ["[] False", f"{BETA_TYPES_SAID} True"]
+
+
+def test_cd116_without_the_sdk_uses_its_own_lists(tmp_path):
+    plain = write_recording(tmp_path / "plain.jsonl", paced(_with_block({"type": "compaction"})))
+    beta = write_recording(tmp_path / "beta.jsonl", paced(_with_block({"type": "compaction"})), **BETA_MARKERS["query"])
+    assert _checked_in_a_fresh_process(plain, beta, without_sdk=True) == [f"{BETA_TYPES_SAID} False", "[] False"]
+
+
+def test_cd116_fallback_lists_never_claim_a_type_the_installed_sdk_lacks():
+    """Without a readable SDK the checks use these lists: they must not silence what the SDK would
+    not parse, and the reader must still find the SDK's types (a changed SDK layout fails here)."""
+    for beta in (False, True):
+        installed = sdk_limits.sdk_vocabulary(beta)
+        fallback = sdk_limits.FALLBACK[beta]
+        assert installed.source.startswith("the installed anthropic ")
+        assert fallback.events <= installed.events
+        assert fallback.deltas <= installed.deltas
+        assert fallback.blocks <= installed.blocks
+    assert sdk_limits.beta_request_fields() >= sdk_limits.FALLBACK_BETA_FIELDS
+
+
+def test_cd105_a_block_the_message_ends_without_stopping(tmp_path):
+    start, *deltas, _stop = synth.text_block(0, ["Hello", " wor"])
+    events = [synth.message_start(), start, *deltas, synth.message_delta("max_tokens"), synth.MESSAGE_STOP]
+    findings = run_cli("stream", str(write_recording(tmp_path / "o.jsonl", paced(events))), "--format", "json").json[
+        "findings"
+    ]
+    assert [(f["code"], f["event"]) for f in findings] == [("CD105", 5), ("CD106", 5)]
+    assert findings[0]["message"].startswith("Block 0 (text) has no content_block_stop before message_delta")
+
+
+@pytest.mark.parametrize(
+    "parts, code, says",
+    [
+        (['{"city": "Par'], "CD117", "its input JSON is unfinished after 13 characters"),
+        ([], "CD117", "no input JSON arrived; the SDK raises nothing and returns the input of its content_block_start"),
+        (['{"city": "Paris"}'], "CD105", "its input JSON is whole, so the SDK returns it as sent"),
+    ],
+)
+def test_cd117_a_tool_block_still_open_when_the_message_ends(tmp_path, parts, code, says):
+    start, *deltas, _stop = synth.tool_use_block(1, "get_weather", parts)
+    events = [
+        synth.message_start(),
+        *synth.text_block(0, ["Let me look."]),
+        start,
+        *deltas,
+        synth.message_delta("max_tokens"),
+        synth.MESSAGE_STOP,
+    ]
+    result = run_cli("stream", str(write_recording(tmp_path / "t.jsonl", paced(events))), "--format", "json")
+    (finding,) = (f for f in result.json["findings"] if f["code"] != "CD106")
+    assert finding["code"] == code
+    assert finding["message"].startswith(
+        "Tool block 1 (tool_use get_weather) has no content_block_stop before message_delta (stop_reason max_tokens)"
+    )
+    assert says in finding["message"]
 
 
 @pytest.mark.parametrize(

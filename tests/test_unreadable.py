@@ -15,8 +15,8 @@ import pytest
 
 from .conftest import RECORDINGS, run_cli
 
-BROKEN = "def broken(:\n    pass\n"
-WARNS = "import asyncio\n\nloop = asyncio.get_event_loop()\n"
+BROKEN = "def broken(:\n    import anthropic\n"  # names the SDK, so it could hold a finding and is parsed
+WARNS = "import asyncio\n\nloop = asyncio.get_event_loop()\nloop.run_forever()\n"
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
 
 

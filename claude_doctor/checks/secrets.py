@@ -1,10 +1,11 @@
 """CD301–CD303: find Anthropic credentials in files, recordings, git history and `.env` files.
 
 Speed comes from never starting detect-secrets' per-line machinery on a file that cannot hold a key: a
-file is read as bytes and skipped unless it contains ``sk-ant-`` (C-speed ``bytes.find``), and a line
-reaches the detect-secrets plugin only when ``KEY_RE`` finds a key shape in it, so placeholders in docs
-never even import detect-secrets. The plugin (``secrets_plugin.AnthropicKeyDetector``) then decides, and
-each match carries detect-secrets' identity (file, SHA-1 of the secret) for baselines.
+file is read as bytes and skipped unless it contains ``sk-ant-``, one of its three base64 spellings or
+(after a NUL byte) its UTF-16 spelling, all C-speed ``bytes.find``, and a line reaches the detect-secrets plugin
+only when ``KEY_RE`` finds a key shape in it, so placeholders in docs never even import detect-secrets.
+The plugin (``secrets_plugin.AnthropicKeyDetector``) then decides, and each match carries
+detect-secrets' identity (file, SHA-1 of the secret) for baselines.
 
 No message, error or exception built here ever holds a key: only :func:`keys.fingerprint` output.
 """
@@ -24,9 +25,21 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError, UsageProblem
 from ..findings import Finding
-from ..keys import CREDENTIAL_HEADERS, KEY_RE, REDACTED_RE, fingerprint, key_kind, redact_text
+from ..keys import (
+    CREDENTIAL_HEADERS,
+    KEY_RE,
+    REDACTED_RE,
+    UTF16_MARK,
+    find_base64_keys,
+    find_keys_in_bytes,
+    fingerprint,
+    has_base64_mark,
+    is_binary,
+    key_kind,
+    redact_text,
+)
 from ..noqa import silences
-from .secrets_rules import ANTHROPIC_KEY, ENV_NOT_IGNORED, KEY_IN_RECORDING
+from .secrets_rules import ANTHROPIC_KEY, ENV_NOT_IGNORED, KEY_IN_RECORDING, key_fix, recording_fix
 
 if TYPE_CHECKING:
     from ..secrets_plugin import AnthropicKeyDetector
@@ -74,24 +87,32 @@ def line_hits(path: str, line: str, number: int, previous: str = "") -> list[Hit
         return []
     line = line.rstrip()
     found = _detector().analyze_line(filename=path, line=line, line_number=number)
-    if not found or silences(line, ANTHROPIC_KEY.code, ANTHROPIC_KEY.name) or _allowlisted(path, line, previous):
+    if not found or _silenced(path, line, previous):
         return []
     hits = [Hit(line.find(s.secret_value) + 1, s.secret_value, s.secret_hash) for s in found if s.secret_value]
     return sorted(hits, key=lambda hit: hit.column)
 
 
-def key_message(secret: str, where: str = "") -> str:
-    """``Anthropic API key sk-ant-api03-…XYAA, 108 chars`` plus context; never the key."""
-    return f"Anthropic {key_kind(secret)} {fingerprint(secret)}{where}"
+def _silenced(path: str, line: str, previous: str) -> bool:
+    return silences(line, ANTHROPIC_KEY.code, ANTHROPIC_KEY.name) or _allowlisted(path, line, previous)
 
 
-def _key_finding(path: str, number: int, hit: Hit, where: str = "") -> Finding:
+def key_message(secret: str, where: str = "", *, encoding: str = "") -> str:
+    """``Anthropic API key sk-ant-api03-…XYAA, 108 chars`` plus context (``base64-encoded Anthropic …``
+    with an ``encoding``); never the key."""
+    what = f"Anthropic {key_kind(secret)} {fingerprint(secret)}{where}"
+    return f"{encoding} {what}" if encoding else what
+
+
+def _key_finding(path: str, number: int | None, hit: Hit, where: str = "", *, encoding: str = "") -> Finding:
+    """CD301 with the revoke-and-replace advice for this kind of credential."""
     return Finding(
         ANTHROPIC_KEY,
-        key_message(hit.secret, where),
+        key_message(hit.secret, where, encoding=encoding),
         path=path,
         line=number,
-        column=hit.column,
+        column=hit.column if number is not None else None,
+        fix=key_fix(hit.secret),
         extra={"secret_hash": hit.secret_hash},
     )
 
@@ -115,12 +136,20 @@ def scan_files(paths: list[Path]) -> tuple[list[Finding], list[str]]:
 
 
 def scan_bytes(data: bytes, path: str) -> list[Finding]:
-    """The findings for one file's content; the whole cost is one ``bytes.find`` when it holds no key."""
+    """The findings for one file's content: keys as text, in UTF-16 text, in binary data and inside
+    base64. A text file that holds none costs four ``bytes.find`` (``sk-ant-`` and its base64
+    spellings) and one ``memchr`` for a NUL (UTF-16 is looked for only where there are NULs)."""
     if data.startswith(b"{") and _RECORDING_MARK in data[:4096].split(b"\n", 1)[0]:
         return list(recording_findings(data, path))
-    if CANDIDATE not in data:
-        return []
-    return list(_file_key_findings(data.split(b"\n"), path))
+    findings: list[Finding] = []
+    if CANDIDATE in data:
+        plain = _binary_key_findings(data, path) if is_binary(data) else _file_key_findings(data.split(b"\n"), path)
+        findings.extend(plain)
+    if is_binary(data) and UTF16_MARK in data:  # UTF-16 text is full of NULs; memchr skips text files fast
+        findings.extend(_text_key_findings(_utf16_text(data).split("\n"), path, ", in UTF-16 text"))
+    if has_base64_mark(data):
+        findings.extend(_base64_key_findings(data, path))
+    return findings
 
 
 def _file_key_findings(lines: list[bytes], path: str) -> Iterator[Finding]:
@@ -132,6 +161,46 @@ def _file_key_findings(lines: list[bytes], path: str) -> Iterator[Finding]:
             yield _key_finding(path, index + 1, hit)
 
 
+def _text_key_findings(lines: list[str], path: str, where: str) -> Iterator[Finding]:
+    for index, line in enumerate(lines):
+        if "sk-ant-" in line:
+            for hit in line_hits(path, line, index + 1, lines[index - 1] if index else ""):
+                yield _key_finding(path, index + 1, hit, where)
+
+
+def _utf16_text(data: bytes) -> str:
+    """UTF-16 as Windows writes it (PowerShell, Notepad): by its BOM, else by the byte order that puts
+    ``sk-ant-`` on character boundaries."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", "replace")
+    order = "le" if data.find(UTF16_MARK) % 2 == 0 else "be"
+    return data.decode(f"utf-16-{order}", "replace")
+
+
+def _binary_key_findings(data: bytes, path: str) -> list[Finding]:
+    """Lines mean nothing in a binary file: a key there is given by its byte offset."""
+    return [
+        _key_finding(path, None, Hit(0, key, _sha1(key)), f", at byte {offset:,} of a binary file")
+        for offset, key in find_keys_in_bytes(data)
+    ]
+
+
+def _base64_key_findings(data: bytes, path: str) -> Iterator[Finding]:
+    """Keys inside base64 runs, at the run's start; ``noqa``/allowlist pragmas on that line apply."""
+    binary = is_binary(data)
+    for offset, key in find_base64_keys(data):
+        start = data.rfind(b"\n", 0, offset) + 1
+        hit = Hit(offset - start + 1, key, _sha1(key))
+        if binary:
+            yield _key_finding(path, None, hit, f", at byte {offset:,} of a binary file", encoding="base64-encoded")
+            continue
+        end = data.find(b"\n", offset)
+        line = data[start : end if end >= 0 else len(data)].decode("utf-8", "replace")
+        previous = data[data.rfind(b"\n", 0, start - 1) + 1 : start - 1].decode("utf-8", "replace") if start else ""
+        if not _silenced(path, line, previous):
+            yield _key_finding(path, data.count(b"\n", 0, start) + 1, hit, encoding="base64-encoded")
+
+
 # -- recordings (CD302) ---------------------------------------------------------------------------
 
 
@@ -139,13 +208,18 @@ def recording_findings(data: bytes, path: str) -> Iterator[Finding]:
     """Unredacted credential headers and keys in a v1 recording, each credential reported once (at its
     first line) however many exchanges repeat it."""
     seen: set[str] = set()
+    encoded = has_base64_mark(data)
     for number, raw in enumerate(data.split(b"\n"), 1):
         lowered = raw.lower()
-        if CANDIDATE not in raw and not any(name in lowered for name in _HEADER_NAMES):
+        if (
+            CANDIDATE not in raw
+            and not (encoded and has_base64_mark(raw))
+            and not any(name in lowered for name in _HEADER_NAMES)
+        ):
             continue
         obj = _json_object(raw)
         exchange = obj.get("i") if isinstance(obj.get("i"), int) else None
-        for what, secret, column in _recorded_credentials(obj, raw.decode("utf-8", "replace"), path, number):
+        for what, secret, column in _recorded_credentials(obj, raw, path, number):
             if secret in seen:
                 continue
             seen.add(secret)
@@ -156,6 +230,7 @@ def recording_findings(data: bytes, path: str) -> Iterator[Finding]:
                 line=number,
                 column=column,
                 exchange=exchange,
+                fix=recording_fix(secret),
                 extra={"secret_hash": _sha1(secret)},
             )
 
@@ -168,7 +243,9 @@ def _json_object(raw: bytes) -> dict:
     return obj if isinstance(obj, dict) else {}
 
 
-def _recorded_credentials(obj: dict, line: str, path: str, number: int) -> Iterator[tuple[str, str, int | None]]:
+def _recorded_credentials(obj: dict, raw: bytes, path: str, number: int) -> Iterator[tuple[str, str, int | None]]:
+    """(what, credential, column) for each credential on one line: headers, keys in the JSON text, and
+    keys inside a base64 ``b64`` body or chunk (binary bytes the recorder could not write as text)."""
     kind = obj.get("k")
     if kind in ("request", "response"):
         for name, value in _pairs(obj.get("headers")):
@@ -176,8 +253,10 @@ def _recorded_credentials(obj: dict, line: str, path: str, number: int) -> Itera
                 keys = [hit.secret for hit in line_hits(path, value, number)]
                 for secret in keys or [value.strip()]:
                     yield f"unredacted `{name.lower()}` {kind} header", secret, None
-    for hit in line_hits(path, line, number):
+    for hit in line_hits(path, raw.decode("utf-8", "replace"), number):
         yield f"unredacted key in a `{kind or 'unknown'}` line", hit.secret, hit.column
+    for offset, key in find_base64_keys(raw):
+        yield f"unredacted base64-encoded key in a `{kind or 'unknown'}` line", key, offset + 1
 
 
 def _pairs(headers: object) -> Iterator[tuple[str, str]]:
@@ -299,87 +378,6 @@ def _directory_files(folder: Path) -> list[Path]:
         return git_files(str(folder))
     except (UsageProblem, OSError):
         return sorted(walk_files(folder))
-
-
-# -- history --------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Commit:
-    sha: str = ""
-    date: str = ""
-    subject: str = ""
-
-
-def scan_history(cwd: Path | None = None) -> tuple[list[Finding], int]:
-    """Every key ever added in any commit reachable from any ref, reported once, at the commit where it
-    first appeared (oldest first), with the path and line it had there. Returns the findings and the
-    number of files in the commits whose diff mentions ``sk-ant-``: ``git log -G`` does that filtering
-    in C, so only those commits are diffed into Python."""
-    args = [
-        "git",
-        "-c",
-        "core.quotepath=off",
-        "log",
-        "--all",
-        "--reverse",
-        "--text",
-        "-p",
-        "-U0",
-        "--no-color",
-        "--no-ext-diff",
-        "--no-renames",
-        "-G",
-        "sk-ant-",
-        "--format=%x00commit %H %cs %s",
-    ]
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd) as proc:
-        assert proc.stdout is not None
-        findings, files = _parse_log(proc.stdout)
-        stderr = proc.stderr.read() if proc.stderr else b""
-    if proc.returncode != 0:
-        reason = stderr.decode("utf-8", "replace").strip().splitlines()
-        raise UsageProblem(f"git log failed: {reason[-1] if reason else 'exit ' + str(proc.returncode)}")
-    return findings, files
-
-
-def _parse_log(stream: Iterable[bytes]) -> tuple[list[Finding], int]:
-    seen: set[str] = set()
-    findings: list[Finding] = []
-    paths: set[str] = set()
-    commit, path, number, in_header = _Commit(), None, 0, False
-    for raw in stream:
-        line = raw.rstrip(b"\n")
-        if line.startswith(b"\0commit "):
-            sha, date, subject = [*line[8:].decode("utf-8", "replace").split(" ", 2), "", ""][:3]
-            commit = _Commit(sha, date, redact_text(subject))
-        elif line.startswith(b"diff --git "):
-            in_header, path = True, None
-        elif in_header and line.startswith(b"+++ "):
-            target = line[4:].decode("utf-8", "replace")
-            path = target[2:] if target.startswith("b/") else None
-            paths.update([path] if path else [])
-        elif line.startswith(b"@@ "):
-            in_header, number = False, _new_start(line)
-        elif not in_header and line.startswith(b"+"):
-            if path and CANDIDATE in line:
-                findings.extend(_history_findings(path, line[1:].decode("utf-8", "replace"), number, commit, seen))
-            number += 1
-    return findings, len(paths)
-
-
-def _new_start(hunk: bytes) -> int:
-    match = re.match(rb"@@ -\d+(?:,\d+)? \+(\d+)", hunk)
-    return int(match.group(1)) if match else 0
-
-
-def _history_findings(path: str, line: str, number: int, commit: _Commit, seen: set[str]) -> Iterator[Finding]:
-    for hit in line_hits(path, line, number):
-        if hit.secret in seen:
-            continue
-        seen.add(hit.secret)
-        where = f", first committed in {commit.sha[:10]} ({commit.date}, {commit.subject!r})"
-        yield _key_finding(path, number, hit, where)
 
 
 # -- baselines ------------------------------------------------------------------------------------

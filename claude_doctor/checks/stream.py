@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from ..config import Config
 from ..failures import step_from_text
 from ..fastjson import loads_fast, parse_json
 from ..findings import Finding, Rule, Severity
 from ..recording.model import Chunk, End, Note, Record, Request, Response, Source
-from ..sdk_limits import refuses_without_streaming
+from ..sdk_limits import FALLBACK, Vocabulary, beta_request_fields, refuses_without_streaming, sdk_vocabulary
 from ..sse import SSEDecoder, SSEEvent, SSETail
 from .env_rules import API_UNREACHABLE
 from .stream_rules import (
@@ -40,35 +41,11 @@ from .stream_rules import (
     UNKNOWN_EVENT,
 )
 
-KNOWN_EVENTS = frozenset(
-    {
-        "message_start",
-        "content_block_start",
-        "content_block_delta",
-        "content_block_stop",
-        "message_delta",
-        "message_stop",
-        "ping",
-        "error",
-    }
-)
-KNOWN_DELTAS = frozenset({"text_delta", "input_json_delta", "citations_delta", "thinking_delta", "signature_delta"})
-KNOWN_BLOCKS = frozenset(
-    {
-        "text",
-        "thinking",
-        "redacted_thinking",
-        "tool_use",
-        "server_tool_use",
-        "web_search_tool_result",
-        "web_fetch_tool_result",
-        "code_execution_tool_result",
-        "bash_code_execution_tool_result",
-        "text_editor_code_execution_tool_result",
-        "tool_search_tool_result",
-        "container_upload",
-    }
-)
+# the core types every supported SDK knows: checked at no cost; anything else is looked up in the SDK
+KNOWN_EVENTS = FALLBACK[False].events
+KNOWN_DELTAS = FALLBACK[False].deltas
+KNOWN_BLOCKS = FALLBACK[False].blocks
+TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})  # blocks whose input streams as JSON
 MAX_ERROR_BODY = 64 * 1024
 _PLAIN_PINGS = (b'{"type": "ping"}', b'{"type":"ping"}')
 MAX_JSON_BODY = 8 * 1024 * 1024
@@ -109,7 +86,6 @@ class Exchange:
     saw_stop: bool = False
     saw_error: bool = False
     cut_mid_event: int = 0  # bytes of an event the stream ended inside
-    beta: bool = False  # the request enabled beta features, so unknown types are expected
     end: End | None = None
     findings: list[Finding] = field(default_factory=list)
     _once: dict[str, Occurrence] = field(default_factory=dict)
@@ -167,13 +143,49 @@ class Exchange:
 
     def flush_once(self) -> None:
         for occ in self._once.values():
-            more = f" ({occ.count} times in all)" if occ.count > 1 else ""
             self.findings.append(
                 Finding(
-                    occ.rule, occ.message + more, path=self.path, event=occ.event, t=occ.t, exchange=self.i, fix=occ.fix
+                    occ.rule,
+                    _with_repeats(occ.message, occ.count),
+                    path=self.path,
+                    event=occ.event,
+                    t=occ.t,
+                    exchange=self.i,
+                    fix=occ.fix,
                 )
             )
         self._once.clear()
+
+
+def _with_repeats(message: str, count: int) -> str:
+    """One finding stands for every repeat of its cause: the count goes inside its last sentence."""
+    if count <= 1:
+        return message
+    head, dot = (message[:-1], ".") if message.endswith(".") else (message, "")
+    return f"{head} (and {count - 1} more like it){dot}"
+
+
+def _url(url: str) -> SplitResult:
+    """The parts of a recorded URL; one that does not parse (a hand-edited file) has none."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return urlsplit("")
+
+
+def beta_request(request: Request | None) -> bool | None:
+    """Whether the request used the beta Messages API, so beta types are expected: an
+    ``anthropic-beta`` header, the ``?beta=true`` that ``client.beta.messages`` puts in the URL
+    (recorders often drop the header), or a field only the beta API takes. ``None`` when the
+    recording has no request, so it cannot be told."""
+    if request is None:
+        return None
+    if request.header("anthropic-beta") is not None:
+        return True
+    if "true" in parse_qs(_url(request.url).query).get("beta", ()):
+        return True
+    body = request.json
+    return isinstance(body, dict) and not beta_request_fields().isdisjoint(body)
 
 
 class Check:
@@ -268,7 +280,7 @@ class StatusCheck(Check):
             return "."
         sent = [name for name in ("x-api-key", "authorization") if ex.request.header(name) is not None]
         if not sent:
-            return "; the request carried neither x-api-key nor Authorization."
+            return "; the recorded request shows neither x-api-key nor Authorization (not sent, or not recorded)."
         return f"; the request sent {' and '.join(sent)}."
 
 
@@ -336,7 +348,7 @@ class BodyKindCheck(Check):
     def _not_streamed(ex: Exchange) -> None:
         body = ex.request.json
         max_tokens = body.get("max_tokens") if isinstance(body.get("max_tokens"), int) else None
-        model = str(body.get("model") or "")
+        model = str(body.get("model") or _bedrock_model(ex.request.url) or "")
         took = f" and took {ex.end.t:.1f} s with no bytes until the end" if ex.end and ex.end.t else ""
         message = f"The request (model {model or 'unknown'}, max_tokens {max_tokens}) did not ask to stream{took}."
         severity = None
@@ -344,6 +356,12 @@ class BodyKindCheck(Check):
             severity = Severity.ERROR
             message += " The SDK refuses this call without streaming (ValueError: Streaming is required…)."
         ex.report(STREAM_NOT_ENABLED, message, t=ex.first_byte_t, severity=severity)
+
+
+def _bedrock_model(url: str) -> str | None:
+    """Bedrock puts the model id in the path (``/model/anthropic.claude-…-v1%3A0/invoke``), not the body."""
+    parts = _url(url).path.split("/")
+    return unquote(parts[parts.index("model") + 1]) if "model" in parts[:-1] else None
 
 
 # -- timing (CD102, CD103, CD114) -----------------------------------------------------------------
@@ -438,8 +456,9 @@ class GrammarCheck(Check):
         self.started = False
         self.stopped = False
         self.next_index = 0
-        self.open: set[int] = set()
+        self.open: dict[int, object] = {}  # index → block type
         self.closed: set[int] = set()
+        self.message_ended = False  # a message_delta or message_stop arrived
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
         if kind == "content_block_delta":
@@ -470,14 +489,18 @@ class GrammarCheck(Check):
             ex.once(
                 "before-start",
                 EVENT_ORDER,
-                f"{kind} before message_start; the SDK passes such events through without accumulating them.",
+                f"{kind} before message_start; the SDK passes such events through without accumulating them, "
+                "and get_final_message() fails with a bare AssertionError unless a message_start follows.",
                 event=ev,
             )
         if kind == "content_block_start":
             self._block_start(ex, ev, obj)
         elif kind in ("content_block_delta", "content_block_stop"):
             self._block_event(ex, ev, kind, obj)
-        elif kind == "message_stop":
+        elif not self.message_ended:  # message_delta or message_stop: the content is over
+            self.message_ended = True
+            self._still_open(ex, ev, kind)
+        if kind == "message_stop":
             self.stopped = True
             ex.saw_stop = True
 
@@ -492,31 +515,44 @@ class GrammarCheck(Check):
                 event=ev,
             )
         if isinstance(index, int):
-            self.open.add(index)
+            block = obj.get("content_block")
+            self.open[index] = block.get("type") if isinstance(block, dict) else None
             self.next_index = max(self.next_index, index + 1)
 
     def _block_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
         index = _index(obj)
         if index in self.open:
             if kind == "content_block_stop":
-                self.open.discard(index)
+                del self.open[index]
                 self.closed.add(index)
             return
         if index in self.closed:
             ex.once(
-                f"after-block-stop-{kind}",
+                f"after-block-stop-{index}",
                 EVENT_ORDER,
                 f"{kind} for block {index} after its content_block_stop.",
                 event=ev,
             )
         else:
             ex.once(
-                f"no-block-{kind}",
+                f"no-block-{index}",
                 EVENT_ORDER,
                 f"{kind} for block {index!r} before its content_block_start; the SDK raises a bare "
                 "IndexError: list index out of range.",
                 event=ev,
             )
+
+    def _still_open(self, ex: Exchange, ev: SSEEvent, kind: str) -> None:
+        """Blocks the message ended without stopping; tool blocks are the tool input check's, which can
+        say what became of their input."""
+        for index, btype in sorted(self.open.items()):
+            if btype not in TOOL_BLOCKS:
+                ex.report(
+                    EVENT_ORDER,
+                    f"Block {index} ({btype}) has no content_block_stop before {kind}; the SDK raises nothing "
+                    "and keeps the block as far as it got.",
+                    event=ev,
+                )
 
     def on_end(self, ex: Exchange) -> None:
         if ex.body_kind != "sse" or not ex.ok or ex.saw_stop or ex.saw_error:
@@ -526,13 +562,13 @@ class GrammarCheck(Check):
             return
         ex.report(
             TRUNCATED_STREAM,
-            self._truncation_message(ex, reason),
+            self._truncation_message(ex, reason, self.started),
             event=ex.last_event,
             t=ex.end.t if ex.last_event is None else None,
         )
 
     @staticmethod
-    def _truncation_message(ex: Exchange, reason: str) -> str:
+    def _truncation_message(ex: Exchange, reason: str, started: bool) -> str:
         if ex.events == 0:
             return (
                 f"The event stream ended ({reason}) with no events at all; get_final_message() fails with a "
@@ -541,7 +577,10 @@ class GrammarCheck(Check):
         last = ex.last_event
         what = {
             "eof": "the connection closed cleanly, so the SDK raises nothing and returns a partial message with "
-            "stop_reason None",
+            "stop_reason None"
+            if started
+            else "no message_start arrived and the connection closed cleanly, so the SDK yields the events it got "
+            "and get_final_message() fails with a bare AssertionError",
             "reset": "the connection broke, so the SDK raises a raw httpx2.RemoteProtocolError/ReadError",
             "cancelled": "the client closed it",
         }[reason]
@@ -567,9 +606,10 @@ _STOP_FIXES = {
 def report_stop_reason(ex: Exchange, stop_reason: object, output_tokens: object, event: SSEEvent | None) -> None:
     if stop_reason == "max_tokens":
         asked = ex.request.json.get("max_tokens") if ex.request and isinstance(ex.request.json, dict) else None
+        limit = f"max_tokens={asked}" if asked is not None else "the request's max_tokens is not in the recording"
         ex.report(
             MAX_TOKENS_STOP,
-            f"stop_reason is max_tokens after {output_tokens} output tokens (max_tokens={asked}): the answer "
+            f"stop_reason is max_tokens after {output_tokens} output tokens ({limit}): the answer "
             "was cut off, and the SDK treats it as success.",
             event=event,
             t=None if event else ex.first_byte_t,
@@ -611,69 +651,91 @@ UNKNOWN_TYPES = "*"
 
 
 class VocabularyCheck(Check):
-    """Types the non-beta SDK does not know."""
+    """Types the SDK does not know, in the namespace the request used (``client.messages`` or
+    ``client.beta.messages``). The core types pass at no cost; others are looked up in the
+    installed SDK, which is imported once, and only then."""
 
     events = frozenset({"content_block_delta", "content_block_start", UNKNOWN_TYPES})
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
-        if ex.beta:
-            return
         if kind not in KNOWN_EVENTS:
-            ex.once(
-                f"event-{kind}",
-                UNKNOWN_EVENT,
-                f"Unknown event type {kind!r}; the SDK yields it with .type "
-                f"{kind!r} and code matching known types skips it.",
-                event=ev,
-            )
+            self._look_up(ex, ev, "event", kind)
         elif kind == "content_block_delta":
             delta = obj.get("delta")
             dtype = delta.get("type") if delta.__class__ is dict else None
             if dtype not in KNOWN_DELTAS:
-                ex.once(
-                    f"delta-{dtype}",
-                    UNKNOWN_EVENT,
-                    f"Unknown delta type {dtype!r}; the SDK ignores it silently.",
-                    event=ev,
-                )
+                self._look_up(ex, ev, "delta", dtype)
         elif kind == "content_block_start":
             block = obj.get("content_block")
             btype = block.get("type") if isinstance(block, dict) else None
             if btype not in KNOWN_BLOCKS:
-                ex.once(
-                    f"block-{btype}",
-                    UNKNOWN_EVENT,
-                    f"Unknown content block type {btype!r}; the SDK appends it to content as it is.",
-                    event=ev,
-                )
+                self._look_up(ex, ev, "block", btype)
+
+    @staticmethod
+    def _look_up(ex: Exchange, ev: SSEEvent, what: str, name: object) -> None:
+        """Silent when the SDK knows the type, and when it may: a recording without its request
+        might have been a beta call, so there the beta types count as known."""
+        beta = beta_request(ex.request)
+        wide = sdk_vocabulary(True)
+        if wide.knows(what, name) and beta is not False:
+            return
+        plain = sdk_vocabulary(False)
+        if beta is False and plain.knows(what, name):
+            return
+        ex.once(f"{what}-{name}", UNKNOWN_EVENT, _unknown_type_message(what, name, beta, wide, plain), event=ev)
+
+
+_WHAT_THE_SDK_DOES = {
+    "event": "the SDK yields it with .type {name!r} and code matching known types skips it",
+    "delta": "the SDK ignores it silently",
+    "block": "the SDK appends it to content as a text block (TextBlock, or BetaTextBlock on client.beta) whose "
+    ".type is {name!r} and .text is None",
+}
+_TYPE_WORDS = {"event": "event type", "delta": "delta type", "block": "content block type"}
+
+
+def _unknown_type_message(what: str, name: object, beta: bool | None, wide: Vocabulary, plain: Vocabulary) -> str:
+    does = _WHAT_THE_SDK_DOES[what].format(name=name)
+    if wide.knows(what, name):  # so the request was not a beta one
+        return (
+            f"{_TYPE_WORDS[what].capitalize()} {name!r} is a beta type (in {wide.source}) but the request did not "
+            f"use the beta API (no anthropic-beta header, no ?beta=true, no beta-only field); {does}."
+        )
+    searched = wide.source if beta is not False else plain.source
+    return f"Unknown {_TYPE_WORDS[what]} {name!r} (not in {searched}); {does}."
 
 
 # -- tool input JSON (CD117) ----------------------------------------------------------------------
 
-_TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
-
 
 class ToolJsonCheck(Check):
-    events = frozenset({"content_block_start", "content_block_delta", "content_block_stop"})
+    """Each tool block's joined ``partial_json``, checked when the block stops, or when the message
+    ends with the block still open (what a cut at ``max_tokens`` can look like)."""
+
+    events = frozenset(
+        {"content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"}
+    )
 
     def __init__(self) -> None:
-        self.buffers: dict[int, list[str]] = {}
+        self.open: dict[int, tuple[dict, list[str]]] = {}  # index → (its content_block, partial_json so far)
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
-        if not self.buffers and kind != "content_block_start":
+        if not self.open and kind != "content_block_start":
             return  # no tool block is open
         index = _index(obj)
         if kind == "content_block_start":
             block = obj.get("content_block")
-            if isinstance(block, dict) and block.get("type") in _TOOL_BLOCKS and isinstance(index, int):
-                self.buffers[index] = []
-        elif index in self.buffers:
+            if isinstance(block, dict) and block.get("type") in TOOL_BLOCKS and isinstance(index, int):
+                self.open[index] = (block, [])
+        elif kind in ("message_delta", "message_stop"):
+            self._still_open(ex, ev, kind, obj)
+        elif index in self.open:
             if kind == "content_block_delta":
                 delta = obj.get("delta")
                 if isinstance(delta, dict) and isinstance(delta.get("partial_json"), str):
-                    self.buffers[index].append(delta["partial_json"])
+                    self.open[index][1].append(delta["partial_json"])
             else:
-                self._check(ex, ev, index, "".join(self.buffers.pop(index)))
+                self._check(ex, ev, index, "".join(self.open.pop(index)[1]))
 
     @staticmethod
     def _check(ex: Exchange, ev: SSEEvent, index: int, text: str) -> None:
@@ -682,12 +744,70 @@ class ToolJsonCheck(Check):
         try:
             parse_json(text)
         except ValueError as exc:
-            shown = text if len(text) <= 80 else text[:77] + "…"
             ex.report(
                 INVALID_TOOL_JSON,
-                f"Tool input for block {index} is not valid JSON ({str(exc).split(':')[0]}): {shown!r}.",
+                f"Tool input for block {index} is not valid JSON ({str(exc).split(':')[0]}): {_shown(text)}; "
+                f"{sdk_tool_input(text, ex.request)}.",
                 event=ev,
             )
+
+    def _still_open(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
+        """Tool blocks the message ended without stopping: CD117 when their input is cut (the SDK
+        hands back the partial parse and says nothing), CD105 when it is whole."""
+        delta = obj.get("delta") if isinstance(obj.get("delta"), dict) else {}
+        why = f" (stop_reason {delta['stop_reason']})" if delta.get("stop_reason") else ""
+        for index in sorted(self.open):
+            block, parts = self.open.pop(index)
+            text = "".join(parts)
+            head = f"Tool block {index} ({block.get('type')} {block.get('name') or ''}".rstrip() + ")"
+            head += f" has no content_block_stop before {kind}{why}"
+            if not text.strip():
+                ex.report(
+                    INVALID_TOOL_JSON,
+                    f"{head} and no input JSON arrived; the SDK raises nothing and returns the input of its "
+                    f"content_block_start ({_json_excerpt(block.get('input', {}))}).",
+                    event=ev,
+                )
+                continue
+            try:
+                parse_json(text)
+            except ValueError:
+                ex.report(
+                    INVALID_TOOL_JSON,
+                    f"{head}: its input JSON is unfinished after {len(text)} characters ({_shown(text)}); "
+                    f"{sdk_tool_input(text, ex.request)}.",
+                    event=ev,
+                )
+            else:
+                ex.report(EVENT_ORDER, f"{head}; its input JSON is whole, so the SDK returns it as sent.", event=ev)
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 80 else "…" + text[-77:])
+
+
+def sdk_tool_input(text: str, request: Request | None) -> str:
+    """What the SDK makes of a tool block's joined ``partial_json``, said as it would be seen: it
+    parses the text with jiter in partial mode after every delta, so a cut-off input comes back as
+    what parsed (a cut string dropped, unless the fine-grained tool streaming beta keeps it) and
+    text that is not JSON even in part raises. Uses the SDK's own parser, imported only here."""
+    try:
+        from jiter import from_json
+    except ImportError:
+        return "the SDK's partial parser accepts a cut-off input silently and raises ValueError on invalid JSON"
+    fine_grained = "fine-grained-tool-streaming" in ((request.header("anthropic-beta") or "") if request else "")
+    try:
+        value = from_json(text.encode("utf-8"), partial_mode="trailing-strings" if fine_grained else True)
+    except UnicodeEncodeError:
+        return "the SDK raises UnicodeEncodeError (a lone surrogate escape in the JSON)"
+    except ValueError:
+        return "the SDK raises ValueError: Unable to parse tool parameter JSON from model"
+    return f"the SDK raises nothing and returns input={_json_excerpt(value)}"
+
+
+def _json_excerpt(value: object) -> str:
+    shown = json.dumps(value, ensure_ascii=False)
+    return shown if len(shown) <= 80 else shown[:77] + "…"
 
 
 # -- the analysis ---------------------------------------------------------------------------------
@@ -902,9 +1022,7 @@ class StreamAnalyzer:
         elif isinstance(record, Response):
             self._analysis(record.i).response(record)
         elif isinstance(record, Request):
-            ex = self._analysis(record.i).ex
-            ex.request = record
-            ex.beta = record.header("anthropic-beta") is not None
+            self._analysis(record.i).ex.request = record
         elif isinstance(record, End):
             return self._close(record.i, record)
         elif isinstance(record, Note):

@@ -1,8 +1,8 @@
 """CD1xx: what can go wrong on the wire between the Messages API and the SDK.
 
-Each rule's ``why`` says what the user sees (protocol.md §2–§7, measured against anthropic 2.x) so
-that searching for the symptom finds the rule; ``fix`` is the generic remedy, and the checks in
-``stream.py`` give a more specific one where the evidence allows."""
+Each rule's ``why`` says what the user sees (measured against anthropic 2.x, and held to it by
+tests/test_sdk_behaviour.py) so that searching for the symptom finds the rule; ``fix`` is the generic
+remedy, and the checks in ``stream.py`` give a more specific one where the evidence allows."""
 
 from __future__ import annotations
 
@@ -70,8 +70,8 @@ TRUNCATED_STREAM = define(
     raises nothing: `get_final_message()` returns the partial message with `stop_reason` None, and
     `text_stream` simply ends. When it closes abruptly the SDK raises a raw
     `httpx2.RemoteProtocolError: peer closed connection without sending complete message body` or
-    `httpx2.ReadError` from the loop, not wrapped and not retried. An empty stream makes
-    `get_final_message()` fail with a bare `AssertionError`.""",
+    `httpx2.ReadError` from the loop, not wrapped and not retried. A stream with no `message_start`
+    (empty, or cut before it) makes `get_final_message()` fail with a bare `AssertionError`.""",
     fix="""Check that the final message's `stop_reason` is not None before you use it, catch
     `httpx2.TransportError` around the stream loop, and retry the whole request; then find what cuts the
     connection (idle timeouts on a proxy or load balancer, a serverless time limit).""",
@@ -94,7 +94,8 @@ EVENT_ORDER = define(
     `content_block_delta` or `content_block_stop` before its `content_block_start`, or block indexes
     that are not 0, 1, 2, …, make it raise a bare `IndexError: list index out of range` from inside
     the SDK; events before `message_start` are passed through and never accumulated; events after
-    `message_stop` are accumulated into a message you already used.""",
+    `message_stop` are accumulated into a message you already used; a block the message ends without
+    stopping (no `content_block_stop` before `message_delta`) is kept as far as it got, silently.""",
     fix="""Something rewrote or reordered the stream: a proxy or gateway that re-frames SSE, a hand-written
     relay, or a mock server. Forward the upstream bytes unchanged; if you generate streams yourself, emit
     message_start, then each block as start, deltas, stop with indexes 0, 1, 2, …, then message_delta
@@ -258,10 +259,13 @@ UNKNOWN_EVENT = define(
     S,
     INFO,
     "An event, delta or content block type the installed SDK does not know.",
-    why="""The API adds new event and block types, usually behind an `anthropic-beta` header. The
-    non-beta SDK yields an unknown event name as an object whose `.type` is the unknown string, ignores
-    unknown delta types, and appends unknown blocks as they are: code that matches on known types skips
-    them silently.""",
+    why="""The API adds new event and block types, usually behind a beta. A beta request (an
+    `anthropic-beta` header, the `?beta=true` that `client.beta.messages` adds to the URL in many SDK
+    versions, or a beta-only field such as `mcp_servers`) is checked against the SDK's beta types,
+    any other against its regular ones. The SDK yields an unknown event as an object whose `.type` is the
+    unknown string, ignores unknown delta types, and appends an unknown block as a text block
+    (`TextBlock`) whose `.type` is the unknown string and `.text` is None: code that matches on known
+    types skips them silently, and code that trusts `isinstance` reads a None text.""",
     fix="""Upgrade the SDK, use `client.beta.messages` with the matching `betas=[...]` when you enable a
     beta feature, and let your event loop ignore types it does not know.""",
 )
@@ -271,12 +275,13 @@ INVALID_TOOL_JSON = define(
     "invalid-tool-json",
     S,
     ERROR,
-    "A tool_use block's streamed JSON input is not valid JSON.",
+    "A tool_use block's streamed JSON input is not valid JSON, or was cut off when the message ended.",
     why="""The SDK joins a tool call's `input_json_delta` fragments and parses them with a partial-mode
     parser: incomplete JSON is accepted silently (a cut-off string is dropped, so `input` may come back
-    empty or missing keys), and invalid JSON
-    raises `ValueError: Unable to parse tool parameter JSON from model. Please retry your request or
-    adjust your prompt.`""",
+    empty or missing keys), and invalid JSON raises `ValueError: Unable to parse tool parameter JSON
+    from model. Please retry your request or adjust your prompt.` A tool block still open when the
+    message ends (cut at `max_tokens`: no `content_block_stop`, then `message_delta`) comes back the
+    same way: with whatever part of its input parsed, and no error.""",
     fix="""Retry the request; if the input was cut at `max_tokens` (see CD106) raise it; never call the
     tool with an input that did not parse completely.""",
     symptoms=("ValueError: Unable to parse tool parameter JSON from model",),

@@ -3,12 +3,14 @@ notebooks, with ``--fix`` for the mechanical ones."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from ..findings import Finding
 from ..options import Settings, fail, finish, report_options, settings
+from ..report.human import plural
 
 
 @click.command("code")
@@ -28,35 +30,52 @@ def code(ctx: click.Context, paths: tuple[Path, ...], fix: bool, **options) -> N
 
     targets = list(paths) or [Path(".")]
     opts = settings(ctx, config_from=targets[0], **options)
-    files, errors = collect_files(targets, opts.config.exclude, opts.config.root)
+    virtualenvs: list[Path] = []
+    files, errors = collect_files(targets, opts.config.exclude, opts.config.root, virtualenvs)
     if not files and not errors:
         fail(f"{', '.join(map(str, targets))}: no Python files or notebooks found")
     check_options = Options(min_timeout=opts.config.min_timeout, sdk_major=sdk_major())
+    warnings = _skipped_virtualenvs(virtualenvs, opts)
+    if check_options.sdk_major is None:  # e.g. the core install (`pip install claude-doctor`, the hook's)
+        warnings.append("CD218/CD219 not checked: no anthropic installed here (pip install 'claude-doctor[all]')")
     if fix:
-        _fix(files, check_options, opts)
+        warnings += _fix(files, check_options, opts)
     results = check_files(files, check_options)
     findings = [finding for result in results for finding in result.findings]
     errors += [result.error for result in results if result.error]
-    checked = [Path(result.path) for result in results if not result.error]
-    secret_findings, secret_errors = _secrets(checked)
+    warnings += [warning for result in results for warning in result.warnings]
+    readable = [Path(result.path) for result in results if not result.error]
+    secret_findings, secret_errors = _secrets(readable)
     findings += secret_findings
     errors += secret_errors
-    if opts.verbose:
-        for note in (note for result in results for note in result.notes):
-            click.echo(f"claude-doctor: note: {note}", err=True)
-    finish(opts, findings, len(checked), errors=errors)
+    checked = sum(1 for result in results if not result.error and not result.skipped)
+    finish(opts, findings, checked, errors=errors, warnings=warnings)
 
 
-def _fix(files: list[Path], check_options, opts: Settings) -> None:
+def _skipped_virtualenvs(virtualenvs: list[Path], opts: Settings) -> list[str]:
+    """The virtualenvs the walk left out: a note on stderr in human output (leaving them out is the
+    point, not a problem), a ``warnings`` entry in JSON and SARIF."""
+    if not virtualenvs:
+        return []
+    names = ", ".join(f"{path}{os.sep}" for path in virtualenvs)
+    note = f"skipped {plural(len(virtualenvs), 'virtualenv')} (pyvenv.cfg and an interpreter): {names}"
+    if opts.fmt != "human":
+        return [note]
+    if not opts.quiet:
+        click.echo(f"claude-doctor: note: {note}", err=True)
+    return []
+
+
+def _fix(files: list[Path], check_options, opts: Settings) -> list[str]:
+    """Fix the files in place; returns one warning per fixable finding that was left as it was."""
     from ..checks.code.fixes import fix_file
 
-    fixed = {path: fix_file(path, check_options, opts.selected) for path in files}
-    total = sum(fixed.values())
+    results = [fix_file(path, check_options, opts.selected) for path in files]
+    total = sum(result.fixed for result in results)
     if total and opts.fmt == "human" and not opts.quiet:
-        count = sum(1 for n in fixed.values() if n)
-        click.echo(
-            f"Fixed {total} problem{'s' if total != 1 else ''} in {count} file{'s' if count != 1 else ''}.", err=True
-        )
+        count = sum(1 for result in results if result.fixed)
+        click.echo(f"Fixed {plural(total, 'problem')} in {plural(count, 'file')}.", err=True)
+    return [line for result in results for line in result.not_fixed]
 
 
 def _secrets(files: list[Path]) -> tuple[list[Finding], list[str]]:

@@ -120,7 +120,8 @@ def _code(path: Path, opts: Settings) -> Section:
     findings = [f for result in results for f in result.findings]
     unchecked = [Unchecked.parse(error) for error in walk_errors]
     unchecked += [Unchecked(r.path, r.error.removeprefix(f"{r.path}: ")) for r in results if r.error]
-    checked = [Path(result.path) for result in results if not result.error]
+    unchecked += [Unchecked.parse(warning) for r in results for warning in r.warnings]  # cells, newer Python
+    checked = [Path(result.path) for result in results if not result.error and not result.skipped]
     notebooks = sum(1 for p in checked if p.suffix == ".ipynb")
     note = plural(len(checked) - notebooks, "Python file")
     if notebooks:

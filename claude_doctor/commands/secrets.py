@@ -5,18 +5,40 @@ line holds a key shape or a baseline is given, and the SDK and httpx never are."
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import click
 
 from ..checks import secrets as scan
+from ..checks.secrets_history import scan_history
 from ..errors import DoctorError
 from ..findings import Finding
 from ..options import fail, finish, report_options, settings
 
 
-@click.command()
+class _FilesAfterOptions(click.Command):
+    """Refuses an argument that names an existing file but would be read as an option: a staged file
+    called ``--history`` must never turn the hook into a history scan that passes, and one called
+    ``-q.py`` deserves better than "no such option". After ``--`` (the published hook passes it) every
+    argument is a file."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = {
+            opt for p in self.params if isinstance(p, click.Option) and not (p.is_flag or p.count) for opt in p.opts
+        }
+        after_value = False
+        for arg in args:
+            if arg == "--":
+                break
+            if not after_value and arg.startswith("-") and arg != "-" and os.path.lexists(arg):
+                fail(f"{arg!r} is a file here but reads as an option: put file names after `--` (secrets -- FILE…)")
+            after_value = arg in takes_value
+        return super().parse_args(ctx, args)
+
+
+@click.command(cls=_FilesAfterOptions)
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--history",
@@ -62,7 +84,7 @@ def _files(files: tuple[Path, ...]) -> tuple[list[Finding], int, list[str]]:
 def _history() -> tuple[list[Finding], int, list[str]]:
     if not _in_git_repository():
         fail("--history needs a git repository")
-    findings, files = scan.scan_history()
+    findings, files = scan_history()
     return findings, files, []
 
 

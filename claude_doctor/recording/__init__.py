@@ -3,11 +3,14 @@ apart by content, not by file name."""
 
 from __future__ import annotations
 
+import functools
+import gzip
 import io
 import json
 import os
 import re
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -36,6 +39,9 @@ __all__ = [
 
 SNIFF_BYTES = 64 * 1024
 RECORDING_SUFFIXES = {".jsonl", ".sse", ".txt", ".har", ".yaml", ".yml", ".json", ".trace", ".log"}
+#: a suffix that only says the file is compressed (langchain keeps its cassettes as ``.yaml.gz``)
+COMPRESSED_SUFFIX = ".gz"
+GZIP_MAGIC = b"\x1f\x8b"
 #: names that claim a recording format: such a file is a broken recording when it does not read as one
 CLAIMING_SUFFIXES = {".jsonl", ".sse", ".har"}
 _TRACE = re.compile(rb"^(?:\d\d:\d\d:\d\d\.\d+ )?(?:== Info:|=> Send|<= Recv)", re.MULTILINE)
@@ -85,6 +91,8 @@ def _peek(stream: IO[bytes], path: str) -> bytes:
 
 def _sniff(stream: IO[bytes], path: str) -> Source:
     head = _peek(stream, path)
+    if head.startswith(GZIP_MAGIC):  # any format, gzip-compressed: told by content like the rest
+        return _sniff(_Gunzipped(io.BufferedReader(_Rewound(head, stream)), path), path)
     if not head.strip():
         raise NotARecording(path, "empty file")
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -130,6 +138,8 @@ def _whole_document(stream: IO[bytes], head: bytes, path: str) -> Source:
         return importers.import_har(doc, path)
     if "interactions" in doc:
         return importers.import_vcr(doc, path)
+    if isinstance(doc.get("request"), dict) and isinstance(doc.get("response"), dict):
+        return importers.import_vcr({"interactions": [doc]}, path)  # one exchange (ddapm-test-agent)
     if doc.get("k") == "meta":
         return read_recording(io.BytesIO(data), path)
     if isinstance(log, dict):
@@ -153,11 +163,64 @@ def _load_yaml(data: bytes, path: str) -> object:
     import yaml  # only cassettes need it
 
     try:
-        return yaml.safe_load(data)
+        return yaml.load(data, Loader=_cassette_loader())  # a SafeLoader: no object is built
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
+        if isinstance(exc, yaml.constructor.ConstructorError) and exc.problem:
+            raise RecordingError(path, f"cannot read the YAML{where}: {exc.problem}") from None  # a tag
         raise RecordingError(path, f"not valid YAML{where}") from None
+
+
+@functools.cache
+def _cassette_loader() -> type:
+    """``yaml.SafeLoader`` that also reads the ``!!python/…`` tags older vcrpy cassettes carry as the
+    plain string they wrap: aiohttp's header names (``!!python/object/apply:multidict._multidict.istr
+    [Accept]``) and Python 2's ``!!python/unicode``. Nothing is imported or called; any other Python
+    tag is an error."""
+    import yaml
+
+    def plain_value(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
+        if suffix in ("unicode", "str") and isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        if suffix.startswith("object/apply:multidict.") and isinstance(node, yaml.SequenceNode):
+            items = loader.construct_sequence(node, deep=True)
+            if len(items) == 1 and isinstance(items[0], str):
+                return items[0]
+        raise yaml.constructor.ConstructorError(None, None, f"unsupported tag !!python/{suffix}", node.start_mark)
+
+    class CassetteLoader(yaml.SafeLoader):
+        pass
+
+    CassetteLoader.add_multi_constructor("tag:yaml.org,2002:python/", plain_value)
+    return CassetteLoader
+
+
+class _Gunzipped:
+    """A gzip-compressed input read as its content. A cut or corrupt file becomes the one-line
+    error every unreadable input gets, wherever the reading stops."""
+
+    def __init__(self, compressed: IO[bytes], path: str) -> None:
+        self._file = gzip.GzipFile(fileobj=compressed, mode="rb")
+        self._path = path
+
+    def _guard(self, read, size: int) -> bytes:
+        try:
+            return read(size)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise RecordingError(self._path, f"gzip-compressed file is cut off or corrupt ({exc})") from None
+
+    def read(self, size: int = -1) -> bytes:
+        return self._guard(self._file.read, size)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._guard(self._file.readline, size)
+
+    def seekable(self) -> bool:
+        return False  # read once, front to back: no look-ahead at the end
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class _Rewound(io.RawIOBase):
@@ -193,7 +256,7 @@ def find_recordings(paths: list[str]) -> list[tuple[str, bool]]:
                 found += [
                     (os.path.join(root, f), True)
                     for f in sorted(files)
-                    if Path(f).suffix.lower() in RECORDING_SUFFIXES and not f.startswith(".")
+                    if format_suffix(f) in RECORDING_SUFFIXES and not f.startswith(".")
                 ]
         else:
             found.append((path, False))
@@ -205,4 +268,10 @@ def skippable(path: str, in_folder: bool, error: RecordingError) -> bool:
     recording in it", so a stray config.json or notes.txt next to the recordings is no error. A file
     named on the command line, or whose name claims a recording format (``.jsonl``, ``.sse``,
     ``.har``), is reported: it was meant to be read."""
-    return in_folder and isinstance(error, NotARecording) and Path(path).suffix.lower() not in CLAIMING_SUFFIXES
+    return in_folder and isinstance(error, NotARecording) and format_suffix(path) not in CLAIMING_SUFFIXES
+
+
+def format_suffix(name: str) -> str:
+    """The suffix that names a file's format, under any ``.gz``: ``.yaml`` for ``test_x.yaml.gz``."""
+    path = Path(name.lower())
+    return path.with_suffix("").suffix if path.suffix == COMPRESSED_SUFFIX else path.suffix

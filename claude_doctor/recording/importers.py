@@ -1,16 +1,19 @@
 """Importers: other people's captures turned into the same records a recording holds.
 
-Each importer yields what its format can know and ``None`` for the rest (recording-format.md,
-"Imports"; replay-perf.md §1.6): raw SSE has no status or timing, ``curl -i`` adds the head,
-``curl --trace`` has per-read bytes and times, HAR and vcrpy have whole bodies only."""
+Each importer yields what its format can know and ``None`` for the rest (the README's "Recording
+format"): raw SSE has no status or timing, ``curl -i`` adds the head, ``curl --trace`` has per-read
+bytes and times, HAR and vcrpy have whole bodies only. What an importer cannot read is said in the
+source's warnings, never dropped quietly."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import gzip
+import io
 import json
 import re
+import struct
 import zlib
 from collections.abc import Iterator
 from typing import IO, Any
@@ -21,6 +24,9 @@ from .model import Chunk, End, Headers, Meta, Record, Request, Response, Source
 BLOCK = 1 << 16
 MAX_WHOLE_FILE = 256 * 1024 * 1024  # HAR and cassettes are parsed whole
 _EVENT_END = re.compile(rb"(?<=\n\n)|(?<=\r\n\r\n)|(?<=\r\r)")
+#: what ``curl -N -w '\n[curl http_code=%{http_code}]'`` prints after the body: curl's, not the API's
+_WRITE_OUT = re.compile(rb"\[curl((?: [\w.]+=[^\s\]]*)*)\][ \t\r\n]*\Z")
+_WRITE_OUT_TAIL = 512
 
 
 def events_as_chunks(body: bytes) -> Iterator[bytes]:
@@ -40,13 +46,46 @@ def _last_boundary(data: bytes) -> int:
     return max(ends, default=0)
 
 
+def without_write_out(data: bytes) -> bytes:
+    """The body without the ``curl -w`` line after it, which is no part of the stream (it would read
+    as an unfinished event)."""
+    tail = data[-_WRITE_OUT_TAIL:]
+    match = _WRITE_OUT.search(tail)
+    if match is None:
+        return data
+    cut = len(data) - len(tail) + match.start()
+    if data[cut - 1 : cut] == b"\n" and data[cut - 2 : cut - 1] not in (b"\n", b"\r", b""):
+        cut -= 1  # the newline -w printed first, after a body cut mid-line; after a whole line it is harmless
+    return data[:cut]
+
+
+def _write_out_status(stream: IO[bytes], first: bytes) -> int | None:
+    """The ``http_code`` a ``curl -w`` line at the end of the input gives, read ahead when the input is
+    a file (raw SSE has no status line of its own); ``None`` when there is none or it cannot be seen."""
+    tail = first[-_WRITE_OUT_TAIL:]
+    try:
+        if stream.seekable():
+            here = stream.tell()
+            end = stream.seek(0, io.SEEK_END)
+            if end > here:
+                stream.seek(max(here, end - _WRITE_OUT_TAIL))
+                tail = (first + stream.read())[-_WRITE_OUT_TAIL:]
+            stream.seek(here)
+    except (OSError, ValueError):
+        return None
+    match = _WRITE_OUT.search(tail)
+    fields = dict(re.findall(rb"([\w.]+)=([^\s\]]*)", match.group(1))) if match else {}
+    status = _status(fields.get(b"http_code", b"").decode("ascii", "replace"))
+    return status or None  # curl prints 000 when no response came
+
+
 def _stream_events(stream: IO[bytes], first: bytes) -> Iterator[bytes]:
     """Per-event chunks from a stream of any size, in bounded memory."""
     carry = first
     while True:
         block = stream.read(BLOCK)
         if not block:
-            yield from events_as_chunks(carry)
+            yield from events_as_chunks(without_write_out(carry))
             return
         data = carry + block
         cut = _last_boundary(data)
@@ -95,7 +134,12 @@ def _parse_head(lines: list[str]) -> tuple[int | None, str | None, str | None, H
 
 
 def import_raw_sse(stream: IO[bytes], first: bytes, path: str) -> Source:
+    """``curl -N`` output: the body alone, its status known only from a ``curl -w`` line."""
+    status = _write_out_status(stream, first)
+
     def records() -> Iterator[Record]:
+        if status is not None:
+            yield Response(0, None, status, None, None, [])
         for piece in _stream_events(stream, first):
             yield Chunk(0, None, piece)
         yield End(0, None, "eof")
@@ -158,7 +202,7 @@ def import_curl_verbose(stream: IO[bytes], first: bytes, path: str) -> Source:
             continue
         else:
             body.append(line)
-    body_bytes = "\n".join(body).encode("utf-8")
+    body_bytes = without_write_out("\n".join(body).encode("utf-8"))
 
     def records() -> Iterator[Record]:
         if request_lines:
@@ -183,36 +227,113 @@ _TRACE_HEAD = re.compile(
 )
 
 
-_HEX_OFFSET = re.compile(r"[0-9a-f]{4,}: ")  # curl prints it with %4.4zx: 0x10000 has five digits
+#: curl prints the offset with %4.4zx (0x10000 has five digits); an editor may strip the space after it
+_HEX_OFFSET = re.compile(r"(?P<offset>[0-9a-f]{4,}):(?: |$)")
+_HEX_PAIR = re.compile(r"[0-9a-f]{2}")
+#: where ``--trace-ascii`` may have printed an event stream's line feed as '.': before a blank line,
+#: another field or the end
+_MAYBE_LINE_END = re.compile(rb"\.(?=\.|event:|data:|\Z)")
+_EVENT_LINE = re.compile(rb"event: ?[A-Za-z0-9_-]*")
 
 
-def _trace_blocks(text: str) -> Iterator[tuple[float | None, str, bytes]]:
-    """(seconds since midnight or None, what, bytes) for each block of a ``curl --trace`` file."""
-    ts: float | None = None
-    what = ""
-    remaining = 0
-    data = bytearray()
+def _trace_blocks(text: str) -> Iterator[tuple[float | None, str, bytes, bool]]:
+    """(seconds since midnight or None, what, bytes, exact) for each block of a ``curl --trace`` file
+    (a hex dump: exact) or a ``--trace-ascii`` one (see :func:`_ascii_bytes`: not exact)."""
+    head: re.Match | None = None
+    lines: list[tuple[int, str]] = []
     for line in text.split("\n"):
-        head = _TRACE_HEAD.match(line)
-        if head:
-            if what:
-                yield ts, what, bytes(data)
-            ts = _seconds(head.group("ts"))
-            what = head.group("what")
-            remaining = int(head.group("n") or 0) if what != "Info" else 0
-            data = bytearray()
+        match = _TRACE_HEAD.match(line)
+        if match:
+            if head is not None:
+                yield _trace_block(head, lines)
+            head, lines = match, []
             continue
-        offset = _HEX_OFFSET.match(line) if remaining else None
+        offset = _HEX_OFFSET.match(line.rstrip("\r")) if head is not None else None
         if offset:
-            pairs = line[offset.end() :].split(" ")
-            take = min(16, remaining)
-            try:
-                data += bytes(int(p, 16) for p in pairs[:take])
-            except ValueError:
-                raise ValueError(f"bad hex dump line {line[:40]!r} (use --trace, not --trace-ascii)") from None
-            remaining -= take
-    if what:
-        yield ts, what, bytes(data)
+            lines.append((int(offset.group("offset"), 16), line[offset.end() :].rstrip("\r")))
+    if head is not None:
+        yield _trace_block(head, lines)
+
+
+def _trace_block(head: re.Match, lines: list[tuple[int, str]]) -> tuple[float | None, str, bytes, bool]:
+    what = head.group("what")
+    size = int(head.group("n") or 0) if what != "Info" else 0
+    if not size:
+        return _seconds(head.group("ts")), what, b"", True
+    hexdump = bool(lines) and _is_hex_line(lines[0][1], min(16, size))
+    data = _hex_bytes(lines, size) if hexdump else _ascii_bytes(lines, size)
+    return _seconds(head.group("ts")), what, data, hexdump
+
+
+def _is_hex_line(text: str, count: int) -> bool:
+    """Whether a dump line starts with ``count`` hex pairs, as each ``--trace`` line does."""
+    pairs = text.split(" ")[:count]
+    return len(pairs) == count and all(_HEX_PAIR.fullmatch(p) for p in pairs)
+
+
+def _hex_bytes(lines: list[tuple[int, str]], size: int) -> bytes:
+    """A ``--trace`` block: 16 bytes a line in hex, then the same bytes as text (ignored)."""
+    data = bytearray()
+    for _, text in lines:
+        take = min(16, size - len(data))
+        pairs = text.split(" ")[:take]
+        try:
+            data += bytes(int(p, 16) for p in pairs)
+        except ValueError:
+            raise ValueError(f"bad hex dump line {text[:40]!r}") from None
+    return bytes(data)
+
+
+def _ascii_bytes(lines: list[tuple[int, str]], size: int) -> bytes:
+    """A ``--trace-ascii`` block. curl prints 64 bytes a line and starts a new line after each CRLF,
+    which it does not print: the next line's offset says where one was. Every other byte outside
+    printable ASCII (a line feed, each byte of a UTF-8 character) is printed as '.', and stays one
+    here, so the length is kept (:func:`restore_line_feeds` puts an event stream's line feeds back)."""
+    data = bytearray()
+    for n, (offset, text) in enumerate(lines):
+        if offset != len(data):
+            raise ValueError(f"--trace-ascii line at offset {offset:04x} does not follow the one before")
+        data += text.encode("ascii", "replace")
+        end = lines[n + 1][0] if n + 1 < len(lines) else size
+        if end - len(data) == 2:
+            data += b"\r\n"
+    return bytes(data)  # shorter than announced when curl was stopped mid-block
+
+
+def restore_line_feeds(body: bytes) -> bytes:
+    """Put back the line feeds ``--trace-ascii`` printed as '.' in an event stream, where SSE puts them:
+    after an ``event:`` name, after a ``data:`` line's JSON value (which holds no raw line feed), and
+    as blank lines. The length is kept; a line that is none of these (a stream cut inside an event)
+    ends the restoring, its dots left as printed."""
+    out = bytearray(body)
+    pos = 0
+    while pos < len(body):
+        if body[pos] == 0x2E:  # a '.' where a line starts: a blank line
+            out[pos] = 0x0A
+            pos += 1
+            continue
+        end = _field_line_end(body, pos)
+        if end is None:
+            break
+        out[end] = 0x0A
+        pos = end + 1
+    return bytes(out)
+
+
+def _field_line_end(body: bytes, pos: int) -> int | None:
+    """Where the ``event:`` or ``data:`` line at ``pos`` ends (its '.'), or ``None``."""
+    name = _EVENT_LINE.match(body, pos)
+    if name:
+        return name.end() if body[name.end() : name.end() + 1] == b"." else None
+    if not body.startswith(b"data:", pos):
+        return None
+    for end in _MAYBE_LINE_END.finditer(body, pos + 5):
+        try:
+            json.loads(body[pos + 5 : end.start()])
+        except ValueError:
+            continue
+        return end.start()
+    return None
 
 
 def _seconds(ts: str | None) -> float | None:
@@ -265,12 +386,17 @@ class _Dechunker:
 
 
 def import_curl_trace(stream: IO[bytes], first: bytes, path: str) -> Source:
+    """``curl --trace`` (every byte, with ``--trace-time`` the time of each read) or ``--trace-ascii``
+    (the same, but line feeds and non-ASCII bytes printed as '.': said in a warning)."""
     raw = first + stream.read(MAX_WHOLE_FILE)
     try:
-        blocks = list(_trace_blocks(raw.decode("utf-8", "replace")))
+        found = list(_trace_blocks(raw.decode("utf-8", "replace")))
     except ValueError as exc:
         raise RecordingError(path, f"curl --trace: {exc}") from None
+    blocks = [(ts, what, data) for ts, what, data, _ in found]
+    exact = all(block[3] for block in found)
     start = next((ts for ts, what, _ in blocks if what.startswith("Send") and ts is not None), None)
+    warnings = [] if exact else [f"{path}: {TRACE_ASCII_WARNING}"]
 
     def rel(ts: float | None) -> float | None:
         if ts is None or start is None:
@@ -296,15 +422,26 @@ def import_curl_trace(stream: IO[bytes], first: bytes, path: str) -> Source:
                 json=req_body,
                 body=None if req_body is not None else body or None,
             )
-        yield from _trace_response(blocks, rel)
+        reads = list(_trace_response(blocks, rel))
+        yield from reads if exact else _with_line_feeds(reads)
 
-    return Source(path, "curl-trace", Meta(source="import:curl"), _guarded(records(), path, "curl --trace file"))
+    source = Source(path, "curl-trace", Meta(source="import:curl"), _guarded(records(), path, "curl --trace file"))
+    source.warnings += warnings
+    return source
+
+
+TRACE_ASCII_WARNING = (
+    "curl --trace-ascii prints line feeds and every byte outside ASCII as '.': the event stream's line feeds "
+    "were put back where SSE places them, but its non-ASCII text and UTF-8 were not checked (`curl --trace` "
+    "keeps every byte)"
+)
 
 
 def _trace_response(blocks, rel) -> Iterator[Record]:
     head_lines: list[str] = []
     head_t = None
     dechunker: _Dechunker | None = None
+    answered = False
     last_t = None
     for ts, what, data in blocks:
         if what == "Recv header":
@@ -314,20 +451,33 @@ def _trace_response(blocks, rel) -> Iterator[Record]:
             elif line:
                 head_lines.append(line)
         elif what == "Recv data":
-            if dechunker is None:
+            if not answered:
+                answered = True
                 status, reason, version, headers = _parse_head(head_lines or ["HTTP/1.1"])
                 yield Response(0, head_t, status, reason, version, headers)
                 chunked = any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in headers)
                 dechunker = _Dechunker() if chunked else None
-                plain = dechunker is None
-            payload = data if plain else dechunker.feed(data)
+            payload = data if dechunker is None else dechunker.feed(data)
             last_t = rel(ts)
             if payload:
                 yield Chunk(0, last_t, payload)
-    if dechunker is None and head_lines:
+    if not answered and head_lines:
         status, reason, version, headers = _parse_head(head_lines)
         yield Response(0, head_t, status, reason, version, headers)
     yield End(0, last_t, "eof")
+
+
+def _with_line_feeds(reads: list[Record]) -> Iterator[Record]:
+    """A ``--trace-ascii`` response with its event stream's line feeds put back across the whole body,
+    each read keeping its size and time."""
+    chunks = [r for r in reads if isinstance(r, Chunk)]
+    body = restore_line_feeds(b"".join(c.data for c in chunks))
+    at = 0
+    for record in reads:
+        if isinstance(record, Chunk):
+            record = Chunk(record.i, record.t, body[at : at + len(record.data)])
+            at += len(record.data)
+        yield record
 
 
 def _json_or_none(body: bytes) -> Any:
@@ -412,62 +562,220 @@ def _har_entry(i: int, entry: dict, path: str, warnings: list[str]) -> Iterator[
 
 
 def import_vcr(doc: dict, path: str) -> Source:
+    """A vcrpy (or pytest-recording) cassette. An interaction whose response cannot be read is left
+    out with a warning naming it: it is never checked as an empty stream."""
     interactions = doc.get("interactions")
     if not isinstance(interactions, list):
         raise RecordingError(path, "cassette has no interactions list")
+    warnings: list[str] = []
 
     def records() -> Iterator[Record]:
         for i, interaction in enumerate(interactions):
-            yield from _vcr_interaction(i, interaction)
+            yield from _vcr_interaction(i, interaction, path, warnings)
 
-    return Source(path, "vcr", Meta(source="import:vcr"), _guarded(records(), path, "vcrpy cassette"))
+    return Source(path, "vcr", Meta(source="import:vcr"), _guarded(records(), path, "vcrpy cassette"), warnings)
+
+
+#: a header value a recorder masked (langchain's cassettes say ``**REDACTED**`` for every header)
+_MASKED = re.compile(r"^\W*(?:redacted|filtered|scrubbed)\W*$", re.IGNORECASE)
 
 
 def _vcr_headers(obj: Any) -> Headers:
+    """A cassette's dict of lists as pairs. A masked value says nothing about the header, so the header
+    is left out, as if not recorded: a masked content-type must not read as a gateway's answer."""
     if not isinstance(obj, dict):
         return []
     pairs: Headers = []
     for name, values in obj.items():
         for value in values if isinstance(values, list) else [values]:
-            pairs.append((str(name), str(value)))
+            if not _MASKED.match(str(value)):
+                pairs.append((str(name), str(value)))
     return pairs
 
 
-def _as_bytes(value: Any) -> bytes:
+def _as_bytes(value: Any) -> bytes | None:
+    """A cassette body as bytes: a string, ``!!binary`` bytes, or vcrpy's ``{string: …}``; ``None``
+    when the body is of no known shape."""
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
         return value.encode("utf-8", "surrogateescape")
     if isinstance(value, dict) and "string" in value:
         return _as_bytes(value["string"])
-    return b""
+    return None
+
+
+def _vcr_body(side: dict) -> bytes | None:
+    """The body of a cassette's request or response: ``body`` as vcrpy writes it, or ``parsed_body``
+    (a JSON body stored as a YAML object, as pydantic-ai's cassettes keep it); ``None`` when there is
+    none that can be read."""
+    if "parsed_body" in side:
+        return json.dumps(side["parsed_body"], ensure_ascii=False).encode("utf-8")
+    body = side.get("body")
+    return b"" if body is None and "body" in side else _as_bytes(body)
 
 
 def _decompress(data: bytes, headers: Headers) -> bytes:
-    encoding = next((v.lower() for k, v in headers if k.lower() == "content-encoding"), "")
-    try:
-        if "gzip" in encoding:
-            return gzip.decompress(data)
-        if "deflate" in encoding:
-            return zlib.decompress(data)
-    except (OSError, zlib.error):
-        return data
+    """Undo each ``Content-Encoding``, last applied first. A recorder that decoded the body but kept
+    the header (vcrpy's ``decode_compressed_response``, test agents) or masked its value (langchain
+    writes ``**REDACTED**`` for every header) leaves text that does not decompress: that text is the
+    body. Raises ``ValueError`` for a binary body that cannot be decoded."""
+    value = ",".join(v for k, v in headers if k.lower() == "content-encoding")
+    codings = [c.strip().lower() for c in value.split(",") if c.strip()]
+    if not codings and data[:2] == b"\x1f\x8b":
+        codings = ["gzip"]  # a gzip body whose header a recorder dropped
+    for coding in reversed(codings):
+        try:
+            data = _undo(coding, data)
+        except (LookupError, OSError, EOFError, zlib.error, _brotli_error()) as exc:
+            if _is_text(data):
+                return data
+            why = (
+                ", which claude-doctor cannot decode"
+                if isinstance(exc, LookupError)
+                else f" but does not decompress ({exc})"
+            )
+            raise ValueError(f"its body has Content-Encoding {coding}{why}") from None
     return data
 
 
-def _vcr_interaction(i: int, interaction: dict) -> Iterator[Record]:
-    req = interaction.get("request") or {}
-    body = _as_bytes(req.get("body"))
+def _undo(coding: str, data: bytes) -> bytes:
+    if coding in ("gzip", "x-gzip"):
+        return gzip.decompress(data)
+    if coding == "deflate":  # RFC 9110 means zlib framing; some servers send raw deflate
+        return zlib.decompress(data) if data[:1] == b"\x78" else zlib.decompress(data, -zlib.MAX_WBITS)
+    if coding == "br":
+        import brotli  # only brotli bodies need it
+
+        return brotli.decompress(data)
+    if coding == "identity":
+        return data
+    raise LookupError(coding)
+
+
+def _brotli_error() -> type[Exception]:
+    import brotli
+
+    return brotli.error
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _vcr_interaction(i: int, interaction: Any, path: str, warnings: list[str]) -> Iterator[Record]:
+    problem = _vcr_problem(interaction)
+    if problem is None:
+        resp = interaction["response"]
+        headers = _vcr_headers(resp.get("headers"))
+        try:
+            body, headers = _event_stream(_decompress(_vcr_body(resp) or b"", headers), headers)
+        except ValueError as exc:
+            problem = str(exc)
+    if problem is not None:
+        warnings.append(f"{path}: exchange {i} (interaction {i + 1}) was not checked: {problem}")
+        return
+    req = _dict(interaction.get("request"))
+    req_body = _vcr_body(req) or b""
+    req_json = _json_or_none(req_body) if req_body else None
     yield Request(
         i,
         None,
         str(req.get("method") or "POST"),
-        str(req.get("uri") or ""),
+        str(req.get("uri") or req.get("url") or ""),
         _vcr_headers(req.get("headers")),
-        json=_json_or_none(body) if body else None,
+        json=req_json,
+        body=req_body if req_body and req_json is None else None,
     )
-    resp = interaction.get("response") or {}
-    status = resp.get("status") or {}
-    headers = _vcr_headers(resp.get("headers"))
+    status = _dict(resp.get("status"))
     yield Response(i, None, _status(status.get("code")), status.get("message"), None, headers)
-    yield from _body_records(i, _decompress(_as_bytes(resp.get("body")), headers))
+    yield from _body_records(i, body)
+
+
+# -- Bedrock's AWS event stream ---------------------------------------------------------------------
+
+AWS_EVENT_STREAM = "application/vnd.amazon.eventstream"
+_AWS_STRING = 7  # the only header value type Bedrock's frames use
+
+
+def _event_stream(body: bytes, headers: Headers) -> tuple[bytes, Headers]:
+    """The body and headers as the checks read them: an AWS event stream (Bedrock's
+    ``invoke-with-response-stream``) becomes the SSE the Messages API sends, its content-type
+    ``text/event-stream`` (as a decoded body loses its Content-Encoding); any other body stays as it is."""
+    ctype = next((v for k, v in headers if k.lower() == "content-type"), "")
+    if ctype.split(";")[0].strip().lower() != AWS_EVENT_STREAM:
+        return body, headers
+    sse_headers = [(k, "text/event-stream") if k.lower() == "content-type" else (k, v) for k, v in headers]
+    return aws_events_as_sse(body), sse_headers
+
+
+def aws_events_as_sse(data: bytes) -> bytes:
+    """Bedrock frames each Messages API event in binary (lengths, headers, CRCs) with its JSON base64'd
+    in ``{"bytes": …}``. As SSE, one event per frame, the API's JSON byte for byte, the checks read it
+    as they read the API's own stream; an exception frame becomes an ``error`` event. A frame cut off
+    at the end is left out, so the stream lacks its end, as it did. Raises ``ValueError`` for a frame
+    that cannot be read."""
+    out = bytearray()
+    pos = 0
+    try:
+        while pos + 12 <= len(data):
+            total, head_size = struct.unpack_from(">II", data, pos)
+            if total < 16 + head_size:
+                raise ValueError("bad frame length")
+            if pos + total > len(data):
+                break
+            headers = _frame_headers(data[pos + 12 : pos + 12 + head_size])
+            out += _frame_event(headers, json.loads(data[pos + 12 + head_size : pos + total - 4]))
+            pos += total
+    except (ValueError, LookupError, TypeError, AttributeError, struct.error, binascii.Error) as exc:
+        raise ValueError(f"its AWS event stream cannot be read at byte {pos}: {exc or type(exc).__name__}") from None
+    return bytes(out)
+
+
+def _frame_headers(raw: bytes) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    at = 0
+    while at < len(raw):
+        size = raw[at]
+        name = raw[at + 1 : at + 1 + size].decode("utf-8")
+        kind = raw[at + 1 + size]
+        if kind != _AWS_STRING:
+            raise ValueError(f"header {name} has value type {kind}")
+        (length,) = struct.unpack_from(">H", raw, at + 2 + size)
+        headers[name] = raw[at + 4 + size : at + 4 + size + length].decode("utf-8")
+        at += 4 + size + length
+    return headers
+
+
+def _frame_event(headers: dict[str, str], payload: dict) -> bytes:
+    if headers.get(":message-type") == "event":
+        if "bytes" not in payload:
+            raise ValueError(f"a {headers.get(':event-type')} event, not a Messages API one (Bedrock's Converse API?)")
+        data = base64.b64decode(payload["bytes"], validate=True)
+        event = json.loads(data)
+        if "type" not in event:
+            raise ValueError("an event with no type, not a Messages API one (the Text Completions API?)")
+        return b"event: " + str(event["type"]).encode() + b"\ndata: " + data + b"\n\n"
+    error_type = headers.get(":exception-type") or headers.get(":error-code") or "error"
+    message = payload.get("message") or payload.get("Message") or headers.get(":error-message") or ""
+    error = {"type": "error", "error": {"type": error_type, "message": str(message)}}
+    return b"event: error\ndata: " + json.dumps(error).encode() + b"\n\n"
+
+
+# -- vcrpy cassettes, continued ---------------------------------------------------------------------
+
+
+def _vcr_problem(interaction: Any) -> str | None:
+    """Why an interaction holds no response that can be checked, or ``None``."""
+    if not isinstance(interaction, dict):
+        return f"it is not a mapping (got {type(interaction).__name__})"
+    resp = interaction.get("response")
+    if not isinstance(resp, dict):
+        return "it has no response"
+    if _vcr_body(resp) is None:
+        return "its response has neither a body string nor a parsed_body"
+    return None

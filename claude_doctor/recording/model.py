@@ -1,4 +1,5 @@
-"""The records a recording is made of (recording-format.md), shared by every reader and writer."""
+"""The records a recording is made of (the README's "Recording format"), shared by every reader and
+writer."""
 
 from __future__ import annotations
 
@@ -43,7 +44,10 @@ class Request:
 
     @property
     def wants_stream(self) -> bool | None:
-        """``True``/``False`` when the JSON body says, ``None`` when the body is unknown."""
+        """``True``/``False`` when the JSON body says, ``None`` when the body is unknown. Bedrock asks to
+        stream by its URL (``invoke-with-response-stream``), not by the body."""
+        if self.url.split("?")[0].endswith("/invoke-with-response-stream"):
+            return True
         if isinstance(self.json, dict):
             return bool(self.json.get("stream"))
         return None
@@ -102,3 +106,13 @@ class Source:
     meta: Meta
     records: Iterator[Record]
     warnings: list[str] = field(default_factory=list)
+
+
+def answered(records: Iterator[Record], seen: set[int]) -> Iterator[Record]:
+    """Pass records through, adding to ``seen`` each exchange that got an answer: a response head,
+    body bytes or an end line. A capture in which no exchange got one holds nothing to check, and
+    must not read as clean."""
+    for record in records:
+        if isinstance(record, (Response, Chunk, End)):
+            seen.add(record.i)
+        yield record

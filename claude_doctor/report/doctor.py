@@ -11,8 +11,8 @@ import click
 
 from .. import __version__
 from ..findings import Area, Finding, Severity
-from . import Report, sort_key
-from .human import format_finding, plural, summary_line
+from . import Report
+from .human import format_findings, plural, summary_line
 
 ORDER = (Area.ENV, Area.CODE, Area.SECRETS, Area.STREAM)
 #: How many unchecked files an area's status line names before "and N more".
@@ -95,8 +95,7 @@ def render_doctor(root: Path, sections: dict[Area, Section], files: int, color: 
             continue
         lines += ["", click.style(area.title, bold=True) if color else area.title]
         lines += [f"  {unchecked}" for unchecked in section.unchecked]
-        findings = sorted(section.findings, key=sort_key)
-        lines += ["  " + format_finding(f, color=color).replace("\n", "\n  ") for f in findings]
+        lines += ["  " + line for line in format_findings(section.findings, color=color)]
     every = [f for section in sections.values() for f in section.findings]
     unchecked = sum(len(section.unchecked) for section in sections.values())
     lines += ["", summary_line(Report(every, files), unchecked)]

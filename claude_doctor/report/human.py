@@ -1,4 +1,5 @@
-"""Ruff-like text: ``path:line:col: CODE [S] message``, the fix under it, one summary line."""
+"""Ruff-like text: ``path:line:col: CODE [S] message``, each fix once after the findings it is for,
+one summary line."""
 
 from __future__ import annotations
 
@@ -45,9 +46,30 @@ def format_finding(finding: Finding, *, color: bool, with_fix: bool = True) -> s
     where = click.style(where, bold=True) if color and where else where
     line = f"{where}: {code} {finding.message}" if where else f"{code} {finding.message}"
     if with_fix:
-        fix = click.style("fix:", fg="green") if color else "fix:"
-        line += f"\n  {fix} {finding.fix_text}"
+        line += "\n" + _fix_line(finding.fix_text, 1, color=color)
     return line
+
+
+def _fix_line(fix: str, count: int, *, color: bool) -> str:
+    label = "fix:" if count == 1 else f"fix (all {count} above):"
+    return f"  {click.style(label, fg='green') if color else label} {fix}"
+
+
+def format_findings(findings: list[Finding], *, color: bool, with_fix: bool = True) -> list[str]:
+    """The findings in order, grouped by rule and fix, each fix printed once after its group: one
+    leaked key in 54 files is 54 lines and one fix, not 54 copies of it (as ruff and flutter doctor
+    do). A rule whose fix names the line (``await client…``) keeps it under that finding."""
+    ordered = sorted(findings, key=sort_key)
+    if not with_fix:
+        return [format_finding(f, color=color, with_fix=False) for f in ordered]
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for finding in ordered:
+        groups.setdefault((finding.code, finding.fix_text), []).append(finding)
+    lines: list[str] = []
+    for (_, fix), group in groups.items():
+        lines += [format_finding(f, color=color, with_fix=False) for f in group]
+        lines.append(_fix_line(fix, len(group), color=color))
+    return lines
 
 
 def plural(count: int, noun: str) -> str:
@@ -73,7 +95,7 @@ def summary_line(report: Report, unchecked: int | None = None) -> str:
 
 
 def render_human(report: Report, *, color: bool, verbose: int = 0, quiet: bool = False) -> str:
-    lines = [format_finding(f, color=color, with_fix=not quiet) for f in sorted(report.findings, key=sort_key)]
+    lines = format_findings(report.findings, color=color, with_fix=not quiet)
     if not quiet:
         if lines:
             lines.append("")

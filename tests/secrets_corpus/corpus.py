@@ -7,6 +7,7 @@ A template ``name.ext.tmpl`` becomes ``name.ext``; a leading ``dot.`` becomes ``
 
 from __future__ import annotations
 
+import base64
 import secrets
 import string
 from pathlib import Path
@@ -34,7 +35,21 @@ def marker_values() -> dict[str, str]:
         "BB": fake_key("api03", tail="BB"),
         "OAT_SHORT": fake_key("oat01", 30),
         "OAT_WORDS": "sk-ant-oat01-your-oauth-token-here-" + "0" * 40,
+        **_base64_near_misses(),
     }
+
+
+def _base64_near_misses() -> dict[str, str]:
+    """Base64 that must not decode to a key: placeholders, a wrong length, a redaction, random bytes."""
+    texts = {
+        "FULLX_B64": "sk-ant-api03-" + "x" * 93 + "AA",
+        "SHORT_B64": fake_key("api03", 92),
+        "REDACTED_B64": "[REDACTED len=108]",
+        "WORDS_B64": "sk-ant-api03-YOUR_KEY_HERE",
+    }
+    values = {marker: base64.b64encode(text.encode()).decode() for marker, text in texts.items()}
+    values["RANDOM_B64"] = base64.b64encode(secrets.token_bytes(81)).decode()
+    return values
 
 
 def target_name(template: Path) -> str:

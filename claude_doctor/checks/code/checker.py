@@ -6,21 +6,25 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ...findings import Rule
 from ...sdk_limits import NONSTREAMING_MAX, OPUS_4_NONSTREAMING_MAX, refuses_without_streaming
 from . import rules
+from .project import Project
 from .resolve import (
     Client,
     Const,
     Coroutine,
     FastVisitor,
     Function,
+    Instance,
     Resolver,
     Resource,
     Result,
     Scope,
     Sym,
+    dotted,
     has_star_kwargs,
     keyword,
     streams,
@@ -31,6 +35,10 @@ MESSAGE_HELPERS = frozenset({"text_stream", "get_final_message", "get_final_text
 RAW_STREAM_HELPERS = MESSAGE_HELPERS | {"current_message_snapshot", "content"}
 MANAGER_PROTOCOL = frozenset({"__enter__", "__exit__", "__aenter__", "__aexit__"})
 EVENT_STREAM = "text/event-stream"
+#: Loop methods that need the loop ``get_event_loop()`` returned: the use CD205 is about.
+LOOP_RUNNERS = frozenset({"run_until_complete", "run_forever"})
+#: Exceptions whose handler means the code expects ``get_event_loop()`` to fail without a loop.
+NO_LOOP_HANDLERS = frozenset({"RuntimeError", "Exception", "BaseException"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class Options:
     min_timeout: float = 60.0
     sdk_major: int | None = None  #: major version of the installed ``anthropic``; None when unknown
     notebook: bool = False
+    project: Project | None = field(default=None, compare=False)  #: clients other checked modules hand out
 
 
 @dataclass
@@ -79,11 +88,12 @@ class _Run:
 class Checker(FastVisitor):
     """One module's CD2xx checks. ``source`` is the module's UTF-8 bytes (for columns and edits)."""
 
-    def __init__(self, tree: ast.Module, source: bytes, options: Options) -> None:
+    def __init__(self, tree: ast.Module, source: bytes, options: Options, path: str | None = None) -> None:
         self.tree = tree
         self.source = source
         self.options = options
-        self.resolver = Resolver(tree)
+        importer = str(Path(path).resolve()) if path and options.project else None
+        self.resolver = Resolver(tree, options.project, importer)
         self.scope = self.resolver.module
         self.loop_depth = 0
         self.hits: list[Hit] = []
@@ -92,6 +102,9 @@ class Checker(FastVisitor):
         self._relays: list[_Relay] = []
         self._header_writes: dict[tuple[int, str], list[tuple[str | None, str | None]]] = {}
         self._runs: list[_Run] = []
+        self.guard_depth = 0  #: how many enclosing ``try``/``suppress`` blocks handle RuntimeError
+        self._loops: dict[int, ast.Call] = {}  #: unguarded ``get_event_loop()`` calls outside coroutines
+        self._loop_runs: dict[int, list[ast.Call]] = {}  #: id of such a call -> the loop.run_…(…) calls on it
 
     # -- driving -------------------------------------------------------------------------------
 
@@ -99,6 +112,7 @@ class Checker(FastVisitor):
         self._visit_body(self.tree.body)
         self._check_runs()
         self._check_relays()
+        self._check_event_loops()
         return self.hits
 
     def _visit_body(self, body: list[ast.stmt]) -> None:
@@ -106,10 +120,10 @@ class Checker(FastVisitor):
             self.visit(stmt)
 
     def _in_scope(self, node: ast.AST, visit) -> None:
-        outer, depth = self.scope, self.loop_depth
-        self.scope, self.loop_depth = self.resolver.scope_of(node), 0
+        outer, depth, guards = self.scope, self.loop_depth, self.guard_depth
+        self.scope, self.loop_depth, self.guard_depth = self.resolver.scope_of(node), 0, 0
         visit()
-        self.scope, self.loop_depth = outer, depth
+        self.scope, self.loop_depth, self.guard_depth = outer, depth, guards
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for expr in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
@@ -194,9 +208,34 @@ class Checker(FastVisitor):
         is_async = isinstance(node, ast.AsyncWith)
         for item in node.items:
             self._check_with_item(item.context_expr, node, is_async)
-        self.generic_visit(node)
+            self.visit(item)
+        guarded = any(self._suppresses_no_loop(item.context_expr) for item in node.items)
+        self._visit_guarded(node.body, guarded)
 
     visit_AsyncWith = visit_With
+
+    def visit_Try(self, node: ast.Try) -> None:
+        self._visit_guarded(node.body, any(_handles_no_loop(h.type) for h in node.handlers))
+        for part in (node.handlers, node.orelse, node.finalbody):
+            self._visit_body(part)
+
+    visit_TryStar = visit_Try
+
+    def _visit_guarded(self, body: list[ast.stmt], guarded: bool) -> None:
+        self.guard_depth += guarded
+        self._visit_body(body)
+        self.guard_depth -= guarded
+
+    def _suppresses_no_loop(self, expr: ast.expr) -> bool:
+        """``with contextlib.suppress(RuntimeError):`` (or a broader exception)."""
+        if not isinstance(expr, ast.Call):
+            return False
+        func = self.value(expr.func)
+        return (
+            isinstance(func, Sym)
+            and func.qualname == "contextlib.suppress"
+            and any(_handles_no_loop(arg) for arg in expr.args)
+        )
 
     def visit_Expr(self, node: ast.Expr) -> None:
         value = self.value(node.value) if isinstance(node.value, ast.Call) else None
@@ -364,16 +403,14 @@ class Checker(FastVisitor):
             self._check_client_call(node, func)
         elif isinstance(func, Sym):
             self._check_symbol_call(node, func.qualname)
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in LOOP_RUNNERS:
+            self._record_loop_run(node, node.func.value)
         self.generic_visit(node)
 
     def _check_symbol_call(self, node: ast.Call, qualname: str) -> None:
-        if qualname == "asyncio.get_event_loop" and not self.in_async:
-            self.report(
-                rules.GET_EVENT_LOOP,
-                node,
-                "`asyncio.get_event_loop()` outside a coroutine",
-                fix="Use `asyncio.run(main())`; inside a coroutine, `asyncio.get_running_loop()`.",
-            )
+        if qualname == "asyncio.get_event_loop":
+            if not self.in_async and not self.guard_depth:
+                self._loops[id(node)] = node
         elif qualname == "asyncio.run":
             self._check_asyncio_run(node)
         value = self.value(node)
@@ -546,19 +583,30 @@ class Checker(FastVisitor):
     # -- CD219/CD214 edits ---------------------------------------------------------------------
 
     def _sampling_edits(self, node: ast.Call, found: list[ast.keyword]) -> list[tuple[int, int, str]]:
+        """All of ``found`` moved into one ``extra_body``: the last becomes ``extra_body={...}`` (or
+        they join an ``extra_body`` dict literal) and the others are deleted, each with its own comma,
+        so no two edits overlap. No edits beside a ``**kwargs``, which may hold an ``extra_body`` already."""
         entries = [f'"{k.arg}": {self.segment(k.value)}' for k in found]
         extra = keyword(node, "extra_body")
+        if any(k.arg is None for k in node.keywords):
+            return []
         if extra is None:
-            first = found[0]
-            start = self.offset(first.lineno, first.col_offset)
-            end = self.offset(first.end_lineno, first.end_col_offset)
+            *removed, last = found
+            start = self.offset(last.lineno, last.col_offset)
+            end = self.offset(last.end_lineno, last.end_col_offset)
             edits = [(start, end, "extra_body={" + ", ".join(entries) + "}")]
-            removals = [self._remove_keyword(node, k) for k in found[1:]]
         elif isinstance(extra.value, ast.Dict) and None not in extra.value.keys:
+            removed = found
             edits = [self._dict_insert(extra.value, entries)]
-            removals = [self._remove_keyword(node, k) for k in found]
         else:
             return []
+        arguments = sorted([*node.args, *node.keywords], key=lambda a: (a.lineno, a.col_offset))
+        at_end = []
+        for argument in reversed(arguments):
+            if argument not in removed:
+                break
+            at_end.append(argument)
+        removals = [self._remove_keyword(node, k, comma_before=k in at_end) for k in removed]
         if any(r is None for r in removals):
             return []
         return edits + removals
@@ -571,16 +619,19 @@ class Checker(FastVisitor):
         needs_comma = self.source[before : before + 1] not in (b",", b"{")
         return (before + 1, before + 1, (", " if needs_comma else "") + ", ".join(entries))
 
-    def _remove_keyword(self, call: ast.Call, kw: ast.keyword) -> tuple[int, int, str] | None:
-        """The edit deleting ``kw`` and one adjacent comma; the whole line, with its comment, when the
-        keyword sits alone on it."""
+    def _remove_keyword(
+        self, call: ast.Call, kw: ast.keyword, comma_before: bool = False
+    ) -> tuple[int, int, str] | None:
+        """The edit deleting ``kw`` and one adjacent comma: the one after it (the whole line, with its
+        comment, when the keyword sits alone on it), else the one before. ``comma_before`` when every
+        argument after ``kw`` goes too: each then takes the comma before it, and the edits stay apart."""
         src = self.source
         start = self.offset(kw.lineno, kw.col_offset)
         end = self.offset(kw.end_lineno, kw.end_col_offset)
         after = end
         while src[after : after + 1] in (b" ", b"\t"):
             after += 1
-        if src[after : after + 1] == b",":
+        if src[after : after + 1] == b"," and not comma_before:
             after += 1
             line_start = self._line_starts[kw.lineno - 1]
             rest_end = src.find(b"\n", after)
@@ -598,6 +649,31 @@ class Checker(FastVisitor):
         if src[before - 1 : before] == b"(":
             return (start, after, "")
         return None
+
+    # -- CD205: a loop from get_event_loop() outside a coroutine, then run -----------------------
+
+    def _record_loop_run(self, node: ast.Call, loop: ast.expr) -> None:
+        """``loop.run_until_complete(...)``: every ``get_event_loop()`` the name may hold (one per branch)."""
+        named = isinstance(loop, ast.Name)
+        for value in self.resolver.candidates(loop.id, self.scope) if named else [self.value(loop)]:
+            if isinstance(value, Instance) and value.qualname == "asyncio.get_event_loop":
+                self._loop_runs.setdefault(id(value.call), []).append(node)
+
+    def _check_event_loops(self) -> None:
+        """CD205 only where the loop is then run: fetching one to save and restore it (test fixtures),
+        or under ``except RuntimeError``, is the code handling the no-loop case on purpose."""
+        for key, call in self._loops.items():
+            runs = self._loop_runs.get(key)
+            if not runs:
+                continue
+            run = min(runs, key=lambda r: (r.lineno < call.lineno, r.lineno))  # the next one after the call
+            self.report(
+                rules.GET_EVENT_LOOP,
+                call,
+                f"`asyncio.get_event_loop()` outside a coroutine, and its loop is run by `.{run.func.attr}(...)` "
+                f"on line {run.lineno}: with no current loop Python 3.14 raises RuntimeError (3.12-3.13 warn)",
+                fix="Use `asyncio.run(main())`; inside a coroutine, `asyncio.get_running_loop()`.",
+            )
 
     # -- CD207: one AsyncAnthropic across asyncio.run calls -------------------------------------
 
@@ -759,6 +835,14 @@ class Checker(FastVisitor):
                 fix='Add `headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"}` to the response.',
             )
         )
+
+
+def _handles_no_loop(handler: ast.expr | None) -> bool:
+    """Whether an ``except`` clause's type (``None`` for a bare ``except:``) catches RuntimeError."""
+    if handler is None:
+        return True
+    names = handler.elts if isinstance(handler, ast.Tuple) else [handler]
+    return any((dotted(name) or "").rpartition(".")[2] in NO_LOOP_HANDLERS for name in names)
 
 
 def _relay_class(qualname: str) -> tuple[str, ...] | None:

@@ -2,16 +2,27 @@
 
 The checker must never guess: a finding about a "sync client" needs the name to be bound, on every
 path the module shows, to ``anthropic.Anthropic(...)``. So names resolve through imports, aliases,
-simple assignments, ``with … as``, ``self.x`` set in any method of the class, and the return values
-of functions in the same module; a name bound to two different things, or to anything unknown
-(a parameter, a loop variable, a tuple unpacked from a call), resolves to ``None`` and silences
-every rule that would need it. No user code is imported or run.
+simple assignments, ``with … as``, ``self.x`` set in any method of the class (or a ``@property``
+returning it), the return values (or return annotations) of functions in the same module, client
+annotations on parameters, ``client or Anthropic()``, and what other modules of the checked project
+export (:mod:`.project`); a name bound to two different things, or to anything unknown (an
+unannotated parameter, a loop variable, a tuple unpacked from a call), resolves to ``None`` and
+silences every rule that would need it. No user code is imported or run; the installed SDK's
+sources are read (never imported) to tell which async methods return coroutines.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import importlib.util
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .project import Project
 
 SYNC_CLIENTS = frozenset({"Anthropic", "Client", "AnthropicBedrock", "AnthropicVertex", "AnthropicFoundry"})
 ASYNC_CLIENTS = frozenset(
@@ -19,8 +30,14 @@ ASYNC_CLIENTS = frozenset(
 )
 TIMEOUT_CLASSES = frozenset({"httpx.Timeout", "httpx2.Timeout", "anthropic.Timeout"})
 #: Client methods that return another client sharing the connection pool, not a request.
-CLIENT_COPIES = frozenset({"with_options", "copy"})
+CLIENT_COPIES = frozenset({"with_options", "copy", "with_middleware"})
 CACHE_DECORATORS = frozenset({"cache", "lru_cache", "functools.cache", "functools.lru_cache"})
+PROPERTY_DECORATORS = frozenset({"property", "cached_property", "functools.cached_property"})
+#: Async resource methods that return a coroutine, for when the installed SDK's sources cannot be read.
+KNOWN_COROUTINES = frozenset({"create", "parse", "count_tokens", "retrieve", "update", "delete", "cancel"})
+#: ``client.messages.with_streaming_response.create(...)`` gives an ``async with`` manager, not a coroutine.
+STREAMING_WRAPPER = "with_streaming_response"
+_DEFINITION = re.compile(rb"^(?:class (\w+)|    (async )?def (\w+))", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -52,7 +69,11 @@ class Resource:
     path: tuple[str, ...]
 
     def is_messages(self, method: str) -> bool:
-        return self.path in (("messages", method), ("beta", "messages", method))
+        """``messages.<method>``, also under a ``beta`` namespace (``beta.prompt_caching.messages``)."""
+        path = self.path
+        if path == ("messages", method):
+            return True
+        return path[0] == "beta" and len(path) <= 4 and path[-2:] == ("messages", method)
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,13 @@ class Function:
 
 
 @dataclass(frozen=True)
+class Factory:
+    """A function of another module of the project; calling it gives ``returns``."""
+
+    returns: Value
+
+
+@dataclass(frozen=True)
 class Const:
     """A literal: a number, a string, a dict display (for headers)."""
 
@@ -104,7 +132,7 @@ class Instance:
     call: ast.Call
 
 
-Value = Sym | Client | Resource | Result | Coroutine | Function | Const | TimeoutObject | Instance
+Value = Sym | Client | Resource | Result | Coroutine | Function | Factory | Const | TimeoutObject | Instance
 
 
 @dataclass(eq=False)
@@ -204,11 +232,7 @@ class ScopeBuilder(FastVisitor):
         for alias in node.names:
             if alias.name == "*":
                 continue
-            name = alias.asname or alias.name
-            if node.level or not node.module:
-                self.scope.bind(name, UNKNOWN)
-            else:
-                self.scope.bind(name, ("import", f"{node.module}.{alias.name}"))
+            self.scope.bind(alias.asname or alias.name, ("from", node.module, node.level, alias.name))
 
     def _bind_target(self, target: ast.expr, value: ast.expr | None) -> None:
         if isinstance(target, ast.Name):
@@ -333,9 +357,10 @@ class ScopeBuilder(FastVisitor):
             self.visit(decorator)
         self._visit_defaults(node.args)
         self.scope.bind(node.name, ("func", node))
+        outer = self.scope
         scope = self._enter(node, "function")
         scope.is_async = isinstance(node, ast.AsyncFunctionDef)
-        self._bind_params(scope, node.args)
+        self._bind_params(scope, node.args, outer)
         if self.scope.kind == "class" and not _is_static(node):
             params = node.args.posonlyargs + node.args.args
             if params:
@@ -370,9 +395,12 @@ class ScopeBuilder(FastVisitor):
                 self.visit(default)
 
     @staticmethod
-    def _bind_params(scope: Scope, args: ast.arguments) -> None:
-        params = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
-        for param in params:
+    def _bind_params(scope: Scope, args: ast.arguments, outer: Scope | None = None) -> None:
+        """Parameters are unknown, except one annotated with an SDK client class (``client: Anthropic``)."""
+        for param in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+            annotated = param.annotation is not None and outer is not None
+            scope.bind(param.arg, ("annotation", param.annotation, outer) if annotated else UNKNOWN)
+        for param in (args.vararg, args.kwarg):
             if param is not None:
                 scope.bind(param.arg, UNKNOWN)
 
@@ -404,7 +432,9 @@ def has_star_kwargs(call: ast.Call) -> bool:
 class Resolver:
     """Evaluates expressions to :data:`Value`s, lazily and memoised; ``None`` means unproven."""
 
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, tree: ast.Module, project: Project | None = None, path: str | None = None) -> None:
+        self.project = project
+        self.path = path
         builder = ScopeBuilder(tree)
         self.module = builder.module
         self.scopes = builder.scopes
@@ -444,18 +474,40 @@ class Resolver:
             return Const(expr)
         if isinstance(expr, ast.NamedExpr):
             return self.value(expr.value, scope)
+        if isinstance(expr, ast.BoolOp) and isinstance(expr.op, ast.Or):
+            return self._fallback([self.value(v, scope) for v in expr.values])
+        if isinstance(expr, ast.IfExp):
+            return self._fallback([self.value(expr.body, scope), self.value(expr.orelse, scope)])
         return None
+
+    def _fallback(self, values: list[Value | None]) -> Value | None:
+        """``client or Anthropic()``, ``client if client else Anthropic()``: the one client the
+        expression can be when every other branch is unknown (a parameter) or ``None``."""
+        known = [v for v in values if v is not None and not _is_none(v)]
+        if not known or not all(isinstance(v, Client) for v in known):
+            return None
+        if None not in values:
+            return self._merge(known)
+        first = known[0]
+        if any(v.is_async != first.is_async for v in known):
+            return None
+        return Client(first.is_async, first.class_name, None, None, timeout_known=False)
 
     def lookup(self, name: str, scope: Scope) -> Value | None:
         """The value a name has in ``scope``: Python's rules, class bodies skipped for functions."""
+        values = self.candidates(name, scope)
+        return self._merge(values) if values else None
+
+    def candidates(self, name: str, scope: Scope) -> list[Value | None]:
+        """The value of each assignment that may have bound ``name`` as seen from ``scope``."""
         current: Scope | None = scope
         while current is not None:
             if name in current.bindings:
-                return self._merge([self._binding(b) for b in current.bindings[name]])
+                return [self._binding(b) for b in current.bindings[name]]
             current = current.parent
             while current is not None and current.kind == "class" and current is not scope:
                 current = current.parent
-        return None
+        return []
 
     def _binding(self, binding: tuple) -> Value | None:
         kind = binding[0]
@@ -463,8 +515,12 @@ class Resolver:
             return self.value(binding[1], binding[2])
         if kind == "import":
             return Sym(binding[1])
+        if kind == "from":
+            return self._imported(*binding[1:])
         if kind == "func":
             return Function(binding[1])
+        if kind == "annotation":
+            return self.annotated_client(binding[1], binding[2])
         if kind == "with":
             return self._entered(self.value(binding[1], binding[2]), binding[3])
         return None
@@ -505,6 +561,36 @@ class Resolver:
             return Result("text_stream", base.client, base.call)
         return None
 
+    def _imported(self, module: str | None, level: int, name: str) -> Value | None:
+        """``from x import name``: a library symbol, or what another module of the project exports."""
+        if self.project is not None and self.path is not None:
+            exported = self.project.lookup(self.path, module, level, name)
+            if exported is not None:
+                return exported
+        return Sym(f"{module}.{name}") if module and not level else None
+
+    def annotated_client(self, annotation: ast.expr | None, scope: Scope | None) -> Client | None:
+        """The client an annotation names: ``Anthropic``, ``AsyncAnthropicVertex | None``,
+        ``Optional["anthropic.Anthropic"]``; created elsewhere, so its origin and timeout are unknown."""
+        if annotation is None or scope is None:
+            return None
+        if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+            sides = [annotation.left, annotation.right]
+            named = [side for side in sides if not (isinstance(side, ast.Constant) and side.value is None)]
+            return self.annotated_client(named[0], scope) if len(named) == 1 else None
+        if isinstance(annotation, ast.Subscript) and dotted(annotation.value) in ("Optional", "typing.Optional"):
+            return self.annotated_client(annotation.slice, scope)
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            try:
+                annotation = ast.parse(annotation.value, mode="eval").body
+            except SyntaxError:
+                return None
+        value = self.value(annotation, scope)
+        module, _, name = value.qualname.rpartition(".") if isinstance(value, Sym) else ("", "", "")
+        if module.split(".")[0] != "anthropic" or name not in SYNC_CLIENTS | ASYNC_CLIENTS:
+            return None
+        return Client(name in ASYNC_CLIENTS, name, None, None, timeout_known=False)
+
     def _self_attribute(self, name: str, attr: str, scope: Scope) -> Value | None:
         """``self.attr`` in a method: every assignment to it in the class, and the class body's."""
         current: Scope | None = scope
@@ -516,8 +602,14 @@ class Resolver:
         values = [
             self.value(expr, where) if expr is not None else None for expr, where in owner.self_attrs.get(attr, [])
         ]
-        values += [self._binding(b) for b in owner.bindings.get(attr, [])]
+        values += [self._member(b) for b in owner.bindings.get(attr, [])]
         return self._merge(values) if values else None
+
+    def _member(self, binding: tuple) -> Value | None:
+        """A class body's binding as ``self.name`` reads it: a ``@property``'s value, not the function."""
+        if binding[0] == "func" and any(dotted(d) in PROPERTY_DECORATORS for d in binding[1].decorator_list):
+            return self.return_value(binding[1])
+        return self._binding(binding)
 
     def _call(self, call: ast.Call, scope: Scope) -> Value | None:
         func = self.value(call.func, scope)
@@ -527,6 +619,8 @@ class Resolver:
             return self._client_call(func, call, scope)
         if isinstance(func, Function):
             return self._returned(func.node)
+        if isinstance(func, Factory):
+            return func.returns
         return None
 
     def _construct(self, qualname: str, call: ast.Call, scope: Scope) -> Value | None:
@@ -563,14 +657,24 @@ class Resolver:
             result = Result("message", client, call)
         else:
             result = Result("other", client, call)
-        return Coroutine(result, call) if client.is_async else result
+        if not client.is_async:
+            return result
+        return Coroutine(result, call) if returns_coroutine(resource.path) else None
 
     def _returned(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Value | None:
         """Calling one of the module's functions: a factory's return value, or a coroutine."""
+        if not all(_cache_decorator(d) for d in node.decorator_list):
+            return None
+        return self.return_value(node)
+
+    def return_value(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Value | None:
+        """What a call of the function gives: its returns, else the client its return annotation names."""
         scope = self.scopes[id(node)]
-        if scope.is_generator or not all(_cache_decorator(d) for d in node.decorator_list):
+        if scope.is_generator:
             return None
         returned = self._merge([self.value(r, scope) for r in scope.returns]) if scope.returns else None
+        if returned is None:
+            returned = self.annotated_client(node.returns, scope.parent)
         return Coroutine(returned, None) if scope.is_async else returned
 
     def number(self, expr: ast.expr | None, scope: Scope) -> tuple[float, ast.Constant] | None:
@@ -607,6 +711,57 @@ def streams(call: ast.Call) -> bool | None:
     return None
 
 
+def _is_none(value: Value) -> bool:
+    return isinstance(value, Const) and isinstance(value.node, ast.Constant) and value.node.value is None
+
+
 def _cache_decorator(node: ast.expr) -> bool:
     target = node.func if isinstance(node, ast.Call) else node
     return dotted(target) in CACHE_DECORATORS
+
+
+def returns_coroutine(path: tuple[str, ...]) -> bool:
+    """Whether calling ``path`` on an async client gives a coroutine. Paginators (``list``), tool
+    runners, workers, ``with_options`` and ``with_streaming_response`` managers do not; a name the
+    SDK defines both ways (``stream``) or not at all counts as no, so CD204 stays silent."""
+    return STREAMING_WRAPPER not in path and path[-1] in sdk_coroutine_methods()
+
+
+@functools.cache
+def sdk_coroutine_methods() -> frozenset[str]:
+    """Method names that are ``async def`` in every ``Async*`` class of the installed SDK that defines
+    them. Read as bytes with a regular expression (about 30 ms for the whole SDK), never imported:
+    importing ``anthropic`` takes over a second. Falls back to :data:`KNOWN_COROUTINES`."""
+    root = _sdk_root()
+    if root is None:
+        return KNOWN_COROUTINES
+    kinds: dict[bytes, set[bool]] = {}
+    sources = [*root.glob("resources/**/*.py"), *root.glob("lib/**/*.py"), root / "_client.py"]
+    for path in sources:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        _add_async_methods(data, kinds)
+    found = frozenset(name.decode() for name, seen in kinds.items() if seen == {True})
+    return found or KNOWN_COROUTINES
+
+
+def _add_async_methods(data: bytes, kinds: dict[bytes, set[bool]]) -> None:
+    """Record, for each method of a top-level ``Async*`` class, whether it is ``async def``."""
+    in_async_class = False
+    for match in _DEFINITION.finditer(data):
+        if match.group(1):
+            in_async_class = match.group(1).startswith(b"Async")
+        elif in_async_class:
+            kinds.setdefault(match.group(3), set()).add(match.group(2) is not None)
+
+
+def _sdk_root() -> Path | None:
+    """The installed ``anthropic`` package's folder, found without importing it."""
+    try:
+        spec = importlib.util.find_spec("anthropic")
+    except (ImportError, ValueError):
+        return None
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return Path(locations[0]) if locations else None

@@ -76,11 +76,14 @@ MISSING_AWAIT = define(
     C,
     E,
     "An AsyncAnthropic `create(...)`/`count_tokens(...)` result is used without `await`.",
-    why="""`AsyncAnthropic` methods return coroutines. Without `await` no request is sent, and using the
-    result fails far from the cause: `AttributeError: 'coroutine' object has no attribute 'content'`,
+    why="""`AsyncAnthropic` request methods (`create`, `count_tokens`, `retrieve`, ...) return coroutines.
+    Without `await` no request is sent, and using the result fails far from the cause:
+    `AttributeError: 'coroutine' object has no attribute 'content'`,
     `TypeError: 'coroutine' object is not iterable`, and at garbage collection
     `RuntimeWarning: coroutine 'AsyncAPIClient.post' was never awaited`. A discarded call silently
-    does nothing.""",
+    does nothing. Which methods are coroutines is read from the installed SDK's sources: paginators
+    (`list()`), `tool_runner()`, `with_options()` and `with_streaming_response` managers are not, and
+    are never reported.""",
     fix="""Await it: `message = await client.messages.create(...)`. To run several at once, pass the
     coroutines to `asyncio.gather(...)` or `asyncio.create_task(...)`.""",
     symptoms=(
@@ -95,12 +98,15 @@ GET_EVENT_LOOP = define(
     "get-event-loop",
     C,
     W,
-    "`asyncio.get_event_loop()` outside a coroutine.",
+    "`asyncio.get_event_loop()` outside a coroutine, its loop then run (`run_until_complete`).",
     why="""Outside a running loop `asyncio.get_event_loop()` is deprecated: in a worker thread (every Python
     version) and in the main thread on Python 3.14+ it raises
     `RuntimeError: There is no current event loop in thread 'MainThread'.` (3.12-3.13 warn
     `DeprecationWarning: There is no current event loop`). A loop made this way is also not the one
-    `asyncio.run` uses, so an `AsyncAnthropic` client bound to it breaks later.""",
+    `asyncio.run` uses, so an `AsyncAnthropic` client bound to it breaks later. Reported where the loop
+    is then run (`loop.run_until_complete(...)`, `run_forever()`), at import time or later; not inside
+    `try: ... except RuntimeError:` or `suppress(RuntimeError)`, and not where a loop is only fetched to
+    be saved and restored (test fixtures), since that code expects and handles the missing loop.""",
     fix="""Run coroutines with `asyncio.run(main())`; inside a coroutine use
     `asyncio.get_running_loop()`.""",
     symptoms=(
@@ -301,7 +307,8 @@ REMOVED_SAMPLING_KWARG = define(
     parameters as keyword arguments: `TypeError: Messages.create() got an unexpected keyword argument
     'temperature'` (likewise `top_p`, `top_k`, and `Messages.stream()`). The API still accepts them in
     the request body.""",
-    fix="""Pass them in the body: `extra_body={"temperature": 0.5}`. `claude-doctor code --fix` moves them.""",
+    fix="""Pass them in the body: `extra_body={"temperature": 0.5}`. `claude-doctor code --fix` moves them
+    all into one `extra_body` (into the call's `extra_body={...}` if it has one), in notebooks too.""",
     symptoms=(
         "TypeError: Messages.create() got an unexpected keyword argument 'temperature'",
         "TypeError: Messages.stream() got an unexpected keyword argument 'temperature'",

@@ -17,9 +17,10 @@ from ...findings import Finding
 from ...noqa import silences
 from .checker import Checker, Hit, Options
 from .notebook import NotebookError, parse_notebook
+from .prefilter import may_hold_finding
+from .project import with_project
+from .syntax import newer_syntax
 
-#: Files without any of these words cannot trigger a CD2xx rule; they are only parsed.
-TRIGGER_WORDS = ("anthropic", "asyncio", "event-stream", "event_stream")
 #: Below this many files, starting worker processes costs more than it saves.
 PARALLEL_MIN_FILES = 48
 
@@ -28,13 +29,20 @@ class Unreadable(Exception):
     """A file that cannot be checked; the message is the one-line reason."""
 
 
+class NewerSyntax(Unreadable):
+    """Valid code for a newer Python than this one: skipped with a warning, not an input error."""
+
+
 @dataclass
 class FileResult:
+    """``warnings`` name what was not checked (a notebook cell, the whole file when ``skipped``)."""
+
     path: str
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
-    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     lines: int = 0
+    skipped: bool = False
 
 
 def sdk_major() -> int | None:
@@ -71,6 +79,9 @@ def parse_source(text: str) -> ast.Module:
     try:
         return ast.parse(text)
     except SyntaxError as exc:
+        newer = newer_syntax(text)
+        if newer:
+            raise NewerSyntax(f"{newer}: skipped") from None
         raise Unreadable(f"syntax error on line {exc.lineno}: {exc.msg}") from None
     except ValueError as exc:
         raise Unreadable(f"not Python source ({exc})") from None
@@ -80,26 +91,27 @@ def parse_source(text: str) -> ast.Module:
 
 def check_source(text: str, path: str, options: Options) -> list[Finding]:
     """Findings for one Python module's text (``# noqa`` applied; edits in ``extra["edits"]``)."""
+    if not may_hold_finding(text, options.project):
+        return []  # no rule can fire, whatever the text parses to (prefilter.py): it is not parsed
     tree = parse_source(text)
-    if not any(word in text for word in TRIGGER_WORDS):
-        return []
     source = text.encode("utf-8")
-    hits = Checker(tree, source, options).run()
+    hits = Checker(tree, source, options, path).run()
     lines = source.split(b"\n")
     return [_finding(hit, path, lines) for hit in hits if not _silenced(hit, lines)]
 
 
 def check_notebook(data: bytes, path: str, options: Options) -> tuple[list[Finding], list[str]]:
-    """Findings for a notebook's code cells, each with its cell number and line in the cell."""
+    """Findings for a notebook's code cells, each with its cell number and line in the cell (and
+    any ``extra["edits"]`` as offsets into the joined source, :attr:`Notebook.source`)."""
     try:
         notebook, tree = parse_notebook(data)
     except NotebookError as exc:
         raise Unreadable(str(exc)) from None
     notes = [f"{path}: {reason}" for reason in notebook.skipped]
-    if not any(word in notebook.source for word in TRIGGER_WORDS):
+    if not may_hold_finding(notebook.source, options.project):
         return [], notes
     source = notebook.source.encode("utf-8")
-    hits = Checker(tree, source, Options(options.min_timeout, options.sdk_major, notebook=True)).run()
+    hits = Checker(tree, source, Options(options.min_timeout, options.sdk_major, True, options.project), path).run()
     lines = source.split(b"\n")
     findings = []
     for hit in hits:
@@ -107,7 +119,7 @@ def check_notebook(data: bytes, path: str, options: Options) -> tuple[list[Findi
             continue
         cell, line = notebook.locate(hit.line)
         finding = _finding(hit, path, lines)
-        findings.append(finding.at(cell=cell, line=line, extra={}))
+        findings.append(finding.at(cell=cell, line=line))
     return findings, notes
 
 
@@ -140,9 +152,11 @@ def check_file(path: Path, options: Options) -> FileResult:
     try:
         if path.suffix == ".ipynb":
             findings, notes = check_notebook(data, shown, options)
-            return FileResult(shown, findings, notes=notes, lines=data.count(b"\n") + 1)
+            return FileResult(shown, findings, warnings=notes, lines=data.count(b"\n") + 1)
         text = decode_source(data)
         return FileResult(shown, check_source(text, shown, options), lines=text.count("\n") + 1)
+    except NewerSyntax as exc:
+        return FileResult(shown, warnings=[f"{shown}: {exc}"], skipped=True)
     except Unreadable as exc:
         return FileResult(shown, error=f"{shown}: {exc}")
     except RecursionError:
@@ -154,6 +168,7 @@ def check_file(path: Path, options: Options) -> FileResult:
 def check_files(paths: list[Path], options: Options, jobs: int | None = None) -> list[FileResult]:
     """Every file's result, in order; many files are checked by one process per core."""
     jobs = jobs or os.cpu_count() or 1
+    options = with_project(options, paths)  # clients other checked modules hand out (project.py)
     if jobs < 2 or len(paths) < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
         return [check_file(path, options) for path in paths]
     chunks = [paths[i::jobs] for i in range(jobs)]

@@ -6,14 +6,17 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-from ...files import project_files
+from ...files import project_files, resolved_paths
 
 SUFFIXES = (".py", ".ipynb")
 
 
-def collect_files(targets: list[Path], exclude: list[str], root: Path | None) -> tuple[list[Path], list[str]]:
+def collect_files(
+    targets: list[Path], exclude: list[str], root: Path | None, virtualenvs: list[Path] | None = None
+) -> tuple[list[Path], list[str]]:
     """The files to check under ``targets``, and one error line per target that does not exist.
-    A file named explicitly is always checked; files found by walking a folder honour ``exclude``."""
+    A file named explicitly is always checked; files found by walking a folder honour ``exclude``
+    and leave out virtualenvs (added to ``virtualenvs``, for the note that says so)."""
     files: list[Path] = []
     errors: list[str] = []
     seen: set[Path] = set()
@@ -21,12 +24,11 @@ def collect_files(targets: list[Path], exclude: list[str], root: Path | None) ->
         if target.is_file():
             found = [target]
         elif target.is_dir():
-            found = [f for f in project_files(target, SUFFIXES) if not _excluded(f, exclude, root)]
+            found = [f for f in project_files(target, SUFFIXES, virtualenvs) if not _excluded(f, exclude, root)]
         else:
             errors.append(f"{target}: no such file or directory")
             continue
-        for path in found:
-            key = path.resolve()
+        for path, key in zip(found, resolved_paths(found)):
             if key not in seen:
                 seen.add(key)
                 files.append(path)
