@@ -214,7 +214,7 @@ class _Live:
             click.echo(redact_text(f"record: error: {captured.recording}: {captured.recording_failed}"), err=True)
         for finding in captured.findings:
             if self.opts.selected(finding):
-                text = format_finding(finding, color=self.color, with_fix=False)
+                text = format_finding(finding, color=self.color)
                 click.echo("  " + redact_text(text), err=True, color=self.color)
 
 

@@ -35,7 +35,8 @@ def location(finding: Finding) -> str:
     return path
 
 
-def format_finding(finding: Finding, *, color: bool, with_fix: bool = True) -> str:
+def format_finding(finding: Finding, *, color: bool) -> str:
+    """One finding's line, without its fix (``format_findings`` prints each fix once)."""
     level = finding.level
     code = (
         click.style(f"{finding.code} [{level.letter}]", fg=_COLORS[level], bold=True)
@@ -44,10 +45,7 @@ def format_finding(finding: Finding, *, color: bool, with_fix: bool = True) -> s
     )
     where = location(finding)
     where = click.style(where, bold=True) if color and where else where
-    line = f"{where}: {code} {finding.message}" if where else f"{code} {finding.message}"
-    if with_fix:
-        line += "\n" + _fix_line(finding.fix_text, 1, color=color)
-    return line
+    return f"{where}: {code} {finding.message}" if where else f"{code} {finding.message}"
 
 
 def _fix_line(fix: str, count: int, *, color: bool) -> str:
@@ -61,13 +59,13 @@ def format_findings(findings: list[Finding], *, color: bool, with_fix: bool = Tr
     do). A rule whose fix names the line (``await client…``) keeps it under that finding."""
     ordered = sorted(findings, key=sort_key)
     if not with_fix:
-        return [format_finding(f, color=color, with_fix=False) for f in ordered]
+        return [format_finding(f, color=color) for f in ordered]
     groups: dict[tuple[str, str], list[Finding]] = {}
     for finding in ordered:
         groups.setdefault((finding.code, finding.fix_text), []).append(finding)
     lines: list[str] = []
     for (_, fix), group in groups.items():
-        lines += [format_finding(f, color=color, with_fix=False) for f in group]
+        lines += [format_finding(f, color=color) for f in group]
         lines.append(_fix_line(fix, len(group), color=color))
     return lines
 
