@@ -44,6 +44,7 @@ BENCHES = (
     Bench("code", "bench_code.py", "#6", (), ("--lines", "4000", "--repeat", "1")),
     Bench("secrets", "bench_secrets.py", "#7", (), ("--runs", "1", "--stock-runs", "1", "--max-mb", "1")),
     Bench("doctor", "bench_doctor.py", "#8", (), ("--files", "400", "--runs", "1")),
+    Bench("soak", "bench_soak.py", "#15", (), ("--quick",)),
 )
 #: goals of a benchmark whose script is missing, so the table still shows every issue's goal
 PENDING_GOALS = {"proxy": ("p99 added latency per chunk; throughput through the proxy", "< 1 ms; ≥ 90 % of direct")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,10 +55,10 @@ def _relative(path: Path, root: Path | None) -> str:
 
 
 def find_pyproject(start: Path) -> Path | None:
-    start = start.resolve()
-    for folder in [start, *start.parents] if start.is_dir() else [start.parent, *start.parent.parents]:
+    start = Path(os.path.realpath(start))  # unlike Path.resolve, never raises on a symlink loop
+    for folder in [start, *start.parents] if os.path.isdir(start) else [start.parent, *start.parent.parents]:
         candidate = folder / "pyproject.toml"
-        if candidate.is_file():
+        if os.path.isfile(candidate):  # False, not PermissionError, in a folder that cannot be read
             return candidate
     return None
 

@@ -1,4 +1,4 @@
-"""The faults ``serve`` can inject (DESIGN.md, Faults), parsed from ``NAME[:ARG]`` into one plan.
+"""The faults ``serve`` can inject (the README's fault table), parsed from ``NAME[:ARG]`` into one plan.
 
 Kept free of aiohttp so that the CLI can reject a bad ``--fault`` before importing a server, and so
 that users' tests can build a plan (``parse_faults(["stall:2", "no-pings"])``) without a server.
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .errors import UsageProblem
 
-#: The error types the API puts in an ``event: error`` (protocol.md §1, ``ErrorType``).
+#: The error types the API puts in an ``event: error`` (the SDK's ``ErrorType`` union).
 ERROR_TYPES = (
     "invalid_request_error",
     "authentication_error",
@@ -26,7 +26,7 @@ ERROR_TYPES = (
     "conflict_error",
 )
 
-#: name -> (argument shown in help, one-line description). The order is the order of DESIGN.md.
+#: name -> (argument shown in help, one-line description). The order is the order of the README's fault table.
 FAULTS: dict[str, tuple[str, str]] = {
     "truncate": ("[:N]", "close the body cleanly after N events (default 4), without message_stop"),
     "stall": (":SECONDS", "go silent mid-stream for SECONDS (no bytes, no pings), then carry on"),

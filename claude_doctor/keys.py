@@ -7,7 +7,7 @@ import base64
 import itertools
 import re
 
-#: Fixed-length shapes (protocol.md §8): 93 body characters then ``AA``.
+#: Fixed-length shapes (the Console's keys): 93 body characters then ``AA``.
 FIXED_LENGTH = {"api03": 108, "admin01": 110}
 #: OAuth tokens have no published length; at least 40 body characters.
 _KEY_SHAPE = r"sk-ant-(?:(?:api03|admin01)-[A-Za-z0-9_-]{93}AA|(?:oat01|ort01)-[A-Za-z0-9_-]{40,})"
@@ -26,7 +26,7 @@ KEYISH_BYTES_RE = re.compile(rb"sk-ant-[A-Za-z0-9_-]{8,}")
 KEY_START_AT_END_RE = re.compile(rb"s(?:k(?:-(?:a(?:n(?:t(?:-[A-Za-z0-9_-]*)?)?)?)?)?)?\Z")
 
 CREDENTIAL_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"})
-#: What the recording writer leaves in place of a credential value (recording-format.md rule 3).
+#: What the recording writer leaves in place of a credential value (docs/recording-format.md, rule 3).
 REDACTED_RE = re.compile(r"\[REDACTED len=\d+\]")
 
 #: What each key kind is, for messages.
@@ -61,7 +61,7 @@ def fingerprint(secret: str) -> str:
 
 
 def redacted_value(value: str) -> str:
-    """The recording format's stand-in for a credential header value (recording-format.md rule 3)."""
+    """The recording format's stand-in for a credential header value (docs/recording-format.md, rule 3)."""
     return f"[REDACTED len={len(value)}]"
 
 
@@ -86,11 +86,19 @@ def redact_pieces(pieces: list[bytes]) -> list[bytes]:
     joined = b"".join(pieces)
     if b"sk-ant-" not in joined:
         return pieces
-    ends = []
-    total = 0
-    for piece in pieces:
-        total += len(piece)
-        ends.append(total)
+    edits = [
+        (m.start(), m.end(), redacted_value(m.group().decode("ascii")).encode("ascii"))
+        for m in KEYISH_BYTES_RE.finditer(joined)
+    ]
+    return edit_pieces(pieces, edits)
+
+
+def edit_pieces(pieces: list[bytes], edits: list[tuple[int, int, bytes]]) -> list[bytes]:
+    """Apply ``(start, stop, replacement)`` edits, sorted and apart, given as offsets in the joined
+    ``pieces``, keeping each piece's boundaries: a replacement goes into the piece where its span
+    starts and the span's bytes leave every piece."""
+    joined = b"".join(pieces)
+    ends = list(itertools.accumulate(map(len, pieces)))
     out = [bytearray() for _ in pieces]
 
     def spread(start: int, stop: int) -> None:
@@ -102,11 +110,11 @@ def redact_pieces(pieces: list[bytes]) -> list[bytes]:
             begin = end
 
     pos = 0
-    for match in KEYISH_BYTES_RE.finditer(joined):
-        spread(pos, match.start())
-        owner = next(k for k, end in enumerate(ends) if match.start() < end)
-        out[owner] += redacted_value(match.group().decode("ascii")).encode("ascii")
-        pos = match.end()
+    for start, stop, replacement in edits:
+        spread(pos, start)
+        owner = next((k for k, end in enumerate(ends) if start < end), len(pieces) - 1)
+        out[owner] += replacement
+        pos = stop
     spread(pos, len(joined))
     return [bytes(piece) for piece in out]
 
@@ -153,7 +161,7 @@ def _has_sequence(body: str) -> bool:
 
 
 def is_placeholder(key: str) -> bool:
-    """Whether a key-shaped string is a typed fake (DESIGN.md, CD301 placeholders): a body of one
+    """Whether a key-shaped string is a typed fake (the CD301 placeholder rules): a body of one
     repeated character or a handful of them, YOUR-KEY-HERE-style words, or an alphabet run. Shorter
     fakes (``sk-ant-...``, ``sk-ant-api03-xxxx``, ``<…>``, ``${…}``) never match ``KEY_RE`` at all."""
     body = _body(key)

@@ -135,9 +135,17 @@ def redact_text(text: str) -> str:
     return redact(text)
 
 
+def message_line(kind: str, message: str) -> str:
+    """``claude-doctor: KIND: message`` as one line, whatever a file name in it holds (a newline, bytes
+    that are not UTF-8), with any key hidden (a path or a body may hold one)."""
+    from .files import printable
+
+    return redact_text(f"claude-doctor: {kind}: {printable(message)}")
+
+
 def fail(message: str) -> None:
     """One line on stderr, exit 2: the way every unreadable input and bad option ends."""
-    click.echo(redact_text(f"claude-doctor: error: {message}"), err=True)  # a path or a body may hold a key
+    click.echo(message_line("error", message), err=True)
     sys.exit(2)
 
 
@@ -149,7 +157,7 @@ def finish(
     report = Report(kept, files, list(errors), list(warnings))
     if opts.fmt == "human":
         for warning in report.warnings:
-            click.echo(redact_text(f"claude-doctor: warning: {warning}"), err=True)
+            click.echo(message_line("warning", warning), err=True)
     nothing_read = opts.fmt == "human" and report.errors and not report.files  # the error lines say it all
     text = "" if nothing_read else render(report, opts.fmt, color=opts.color, verbose=opts.verbose, quiet=opts.quiet)
     if text:
@@ -160,7 +168,7 @@ def finish(
 def exit_for(opts: Settings, kept: list[Finding], errors: list[str]) -> None:
     """Print the input errors and exit: 2 if there were any, else 1 for findings at or above --fail-on."""
     for error in errors:
-        click.echo(redact_text(f"claude-doctor: error: {error}"), err=True)
+        click.echo(message_line("error", error), err=True)
     if errors:
         sys.exit(2)
     sys.exit(1 if any(f.level >= opts.fail_on for f in kept) else 0)

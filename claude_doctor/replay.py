@@ -18,6 +18,7 @@ from typing import IO
 
 from .options import redact_text
 from .recording.model import Chunk, End, Record, Request, Response
+from .recording.redaction import redacted_chunks
 from .sse import SSEDecoder, SSEEvent
 
 VIEWS = ("text", "events", "raw")
@@ -91,6 +92,10 @@ class Player:
         self.exchanges: dict[int, _ExchangeState] = {}
 
     def play(self, records: Iterable[Record], also: Callable[[Record], object] | None = None) -> None:
+        """Play ``records``. The text and events views hide keys as the recorders do, one echoed over
+        several text deltas included (``redacted_chunks``); the raw view gives the body back as it is."""
+        if self.options.view != "raw":
+            records = redacted_chunks(records)
         for record in records:
             if also is not None:
                 also(record)

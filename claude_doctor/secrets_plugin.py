@@ -23,7 +23,7 @@ from detect_secrets.settings import Settings
 from claude_doctor.keys import KEY_RE, is_placeholder
 
 #: A default line filter applied before any plugin sees a line: it drops every ``x = f(…)`` line, and
-#: so the canonical ``client = Anthropic(api_key="sk-ant-…")`` (secrets.md §1.3).
+#: so the canonical ``client = Anthropic(api_key="sk-ant-…")`` (detect-secrets' own keyword plugin misses it).
 INDIRECT_REFERENCE = "detect_secrets.filters.heuristic.is_indirect_reference"
 
 

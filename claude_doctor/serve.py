@@ -34,17 +34,17 @@ from .faults import BUFFER_HOLD, Faults, parse_faults
 from .recording.model import Chunk, End, Response, Source
 from .sse import SSEDecoder
 from .synth import PING, sse
-from .web import abort, read_body
+from .web import ConnectionGuard, ServerLog, abort, connection_cap, cut_off, hardened_runner, listen, read_body
 
-DEFAULT_PING_INTERVAL = 15.0  #: the API's keep-alive cadence (DESIGN.md, CD102)
+DEFAULT_PING_INTERVAL = 15.0  #: the API's keep-alive cadence (see CD102)
 DEFAULT_RETRY_AFTER = 1.0  #: seconds; small so that a client with retries left comes back quickly
 FIRST_BYTE_DELAY = 0.1  #: synthetic time to first event at --speed 1
 EVENT_DELAY = 0.02  #: synthetic time between events at --speed 1
-MAX_BODY = 32 * 1024 * 1024  #: the API's request size limit (protocol.md §6)
+MAX_BODY = 32 * 1024 * 1024  #: the API's request size limit (the API's documented limit)
 #: What a client dials for a server bound to every address.
 WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
-#: HTTP status -> error type, as the API documents it (protocol.md §6).
+#: HTTP status -> error type, as the API's errors page documents it.
 STATUS_ERRORS = {
     400: ("invalid_request_error", "Invalid request"),
     401: ("authentication_error", "invalid x-api-key"),
@@ -245,7 +245,7 @@ def _block_events(index: int, block: dict) -> Iterator[tuple[str, dict]]:
 
 
 def stream_events(message: dict) -> list[tuple[str, dict]]:
-    """The event sequence the API sends for ``message`` (protocol.md §2 grammar, ping after the first
+    """The event sequence the API sends for ``message`` (the streaming grammar, ping after the first
     block starts, as the API does)."""
     start = {**message, "content": [], "stop_reason": None, "usage": {**message["usage"], "output_tokens": 1}}
     events: list[tuple[str, dict]] = [("message_start", {"type": "message_start", "message": start})]
@@ -616,6 +616,9 @@ class MockAPI:
         self.exchanges: list[Exchange] = []  #: every answered request, in order
         self._counter = itertools.count()
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self.log = ServerLog("claude-doctor serve")  #: every line the server and aiohttp log
+        self.stopping = False  #: set by :meth:`stop`: a stream cut off now was cut off by the server
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -635,20 +638,31 @@ class MockAPI:
 
     async def start(self) -> None:
         """Bind and listen; a busy port or a bad host raises :class:`UsageProblem`."""
-        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=0.2)
+        guard = ConnectionGuard(connection_cap(fds_per_connection=1), self.log)
+        self._runner = hardened_runner(self.app(), guard, shutdown_timeout=0.2)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
         try:
-            await site.start()
+            self._listener = await listen(self._runner, guard, self.host, self.port)
         except OSError as exc:
             await self._runner.cleanup()
             reason = "port in use" if exc.errno in (48, 98, 10048) else (exc.strerror or str(exc))
             raise UsageProblem(f"cannot listen on {self.host}:{self.port}: {reason}") from None
-        self.port = self._runner.addresses[0][1]
+        self.port = self._listener.sockets[0].getsockname()[1]
+
+    def hurry(self) -> None:
+        """End every open connection now instead of giving each its grace period (a second Ctrl-C)."""
+        cut_off(self._runner)
 
     async def stop(self) -> None:
+        """Stop listening, then end the open connections; the counts of any trouble are said last."""
+        self.stopping = True
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
+        self.log.summary()
 
     # -- background thread, for tests
 
@@ -699,7 +713,7 @@ class MockAPI:
         try:
             outcome = await sender.send()
         except (ConnectionError, asyncio.CancelledError):
-            outcome = "client gone"
+            outcome = "server stopped" if self.stopping else "client gone"
         seconds = time.monotonic() - started
         digest = sender.digest.hexdigest()
         self._log(Exchange(request.method, request.path, reply.status, stream, sender.events, seconds, outcome, digest))

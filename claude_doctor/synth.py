@@ -1,5 +1,5 @@
 """Realistic Messages API streams, built in code: the bundled recordings, the tests and ``serve``
-all use these so that a synthetic stream looks exactly like the API's (protocol.md §1–2)."""
+all use these so that a synthetic stream looks exactly like the API's (the event grammar of the Messages API's streaming docs)."""
 
 from __future__ import annotations
 

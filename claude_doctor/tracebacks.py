@@ -1,6 +1,6 @@
 """``claude-doctor explain -``: which streaming failure a traceback or error text shows.
 
-Each pattern is the text a user actually sees (protocol.md §3, §5; the streaming guide's nine
+Each pattern is the text a user actually sees (the SDK's retry and streaming code; the streaming guide's nine
 classic failures), mapped to the rule whose page explains it. Patterns are tried in order, most
 specific first; the evidence line is shown with any key in it redacted."""
 

@@ -136,7 +136,7 @@ def test_exit_2_when_nothing_could_be_checked(tmp_path):
     assert result.code == 2
     assert result.stderr.strip() == f"claude-doctor: error: {bad}: syntax error on line 1: invalid syntax"
     missing = run_cli("code", str(tmp_path / "nope.py"))
-    assert missing.code == 2 and "nope.py: no such file or directory" in missing.stderr
+    assert missing.code == 2 and "nope.py: no such file or folder" in missing.stderr
 
 
 def test_folder_walk_honours_gitignore_and_skips_virtualenvs(tmp_path):

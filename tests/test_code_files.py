@@ -172,7 +172,8 @@ def test_newer_syntax_in_a_notebook_cell_is_named_and_a_real_error_is_still_an_e
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="type parameters parse here")
 def test_doctor_names_a_file_written_for_a_newer_python_instead_of_counting_it_checked(tmp_path):
-    write(tmp_path, "import anthropic\n" + NEWER[0][0], name="generic.py")  # dd-trace-py tests/wrapping/test_pep695_py312.py (DD_TRACE)
+    # dd-trace-py tests/wrapping/test_pep695_py312.py (DD_TRACE), naming the SDK so that it is parsed
+    write(tmp_path, "import anthropic\n" + NEWER[0][0], name="generic.py")
     write(tmp_path, "import anthropic\n")
     result = run_cli("doctor", ".", cwd=tmp_path, env={"ANTHROPIC_API_KEY": make_key()})
     assert "(1 Python file; could not check generic.py)" in result.stdout

@@ -1,4 +1,4 @@
-"""Recording format v1 (shared/recording-format.md): the writer's exact bytes, line discipline and
+"""Recording format v1 (docs/recording-format.md): the writer's exact bytes, line discipline and
 redaction, and the reader's tolerance (truncated last line, unknown kinds and keys)."""
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ def test_markers_are_coloured_only_when_asked() -> None:
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
-        (["/no/such/file.jsonl"], "cannot open"),
+        (["/no/such/file.jsonl"], "no such file or folder"),
         (["--speed", "fast", rec("clean-text.jsonl")], "not a number"),
     ],
 )

@@ -153,7 +153,7 @@ def test_default_scans_git_tracked_files_and_passes_clean(repo: Path) -> None:
 def test_missing_file_and_outside_git_are_usage_errors(tmp_path: Path) -> None:
     result = run_cli("secrets", "nope.py", cwd=tmp_path)
     assert result.code == 2
-    assert result.stderr.strip() == "claude-doctor: error: nope.py: no such file"
+    assert result.stderr.strip() == "claude-doctor: error: nope.py: no such file or folder"
     result = run_cli("secrets", cwd=tmp_path)  # outside git: every file under the folder, like `code`
     assert result.code == 0, result.stderr
     assert "Traceback" not in result.stderr

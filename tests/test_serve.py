@@ -270,7 +270,7 @@ def test_cli_busy_port_is_a_one_line_error(cli) -> None:
     [
         (["--fault", "explode"], "unknown fault 'explode'"),
         (["--fault", "drip:fast"], "'fast' is not a number"),
-        (["/no/such/recording.jsonl"], "cannot open"),
+        (["/no/such/recording.jsonl"], "no such file or folder"),
     ],
 )
 def test_cli_bad_input_is_a_one_line_error(cli, args: list[str], problem: str) -> None:

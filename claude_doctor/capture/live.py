@@ -21,7 +21,7 @@ from ..failures import HTTP_PACKAGES, failed_step, http_error
 from ..keys import redact_text
 from ..recording.jsonl import RecordingWriter
 
-#: Statuses the SDK retries by default (protocol.md §3).
+#: Statuses the SDK retries by default (``_should_retry`` in ``anthropic._base_client``).
 RETRIED = frozenset({408, 409, 429})
 DROPPED_HEADERS = {"content-length", "content-encoding", "transfer-encoding"}
 

@@ -1,11 +1,12 @@
 """The recording reverse proxy behind ``claude-doctor record``.
 
 An aiohttp server takes the app's request, an aiohttp client sends it on unchanged (credentials and
-every ``anthropic-*`` header included, only hop-by-hop headers dropped), and the answer is passed back
-chunk by chunk the moment each arrives: no buffering, no compression or decompression on the client's
-path (``auto_decompress=False``; the recording alone gets the decoded body), no timeouts or retries of
-its own. An ``HTTPS_PROXY`` on the way upstream is honoured as the SDK would, looked up once at start
-(aiohttp's ``trust_env`` would re-read the environment and ``.netrc`` in a thread for every request).
+every ``anthropic-*`` header included, only hop-by-hop headers dropped; the body byte-exact, streamed
+past 32 MiB), and the answer is passed back chunk by chunk the moment each arrives: no buffering, no
+compression or decompression on either path (``auto_decompress=False`` on both sides; the recording
+alone gets the decoded bodies), no timeouts or retries of its own. An ``HTTPS_PROXY`` on the way
+upstream is honoured as the SDK would, looked up once at start (aiohttp's ``trust_env`` would re-read
+the environment and ``.netrc`` in a thread for every request).
 
 Each exchange becomes one recording file, flushed per line, redacted, and checked as it goes.
 
@@ -22,8 +23,10 @@ import asyncio
 import contextlib
 import datetime as _dt
 import itertools
+import re
 import threading
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -32,13 +35,24 @@ from ..checks.stream import StreamAnalyzer
 from ..config import Config
 from ..failures import failed_step
 from ..findings import Finding
-from ..recording.jsonl import RecordingWriter
-from ..web import abort, environment_proxy, read_body
+from ..recording.encoding import BodyDecoder
+from ..recording.jsonl import BODY_PART, MAX_JOINED_BODY, RecordingWriter
+from ..recording.model import Headers
+from ..web import (
+    ConnectionGuard,
+    ServerLog,
+    abort,
+    connection_cap,
+    cut_off,
+    environment_proxy,
+    hardened_runner,
+    listen,
+)
 from .idle import IdleLoop, defer, run_deferred
 from .transport import ExchangeRecorder, forwarded_headers
 
 if TYPE_CHECKING:
-    from aiohttp import ClientResponse, ClientSession, web
+    from aiohttp import ClientResponse, ClientSession, StreamReader, web
 
 PUBLIC_API = "https://api.anthropic.com"
 MAX_REQUEST = 256 * 1024 * 1024  #: far above the API's 32 MB: the API, not the proxy, says no
@@ -48,6 +62,39 @@ RESPONSE_NOT_FORWARDED = frozenset(
 )
 #: Headers aiohttp's client would add on its own; the proxy sends only what the app sent.
 NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+#: File descriptors one exchange holds: the app's connection, the one upstream, the recording.
+FDS_PER_EXCHANGE = 3
+#: Compressed request body bytes decoded at a time for the recording (deflate inflates 1032:1 at most).
+DECODE_STEP = 16 * 1024
+#: The words of API paths (Anthropic, Bedrock, Vertex) that a recording's file name may carry.
+PATH_WORDS = frozenset(
+    {
+        "v1",
+        "messages",
+        "count_tokens",
+        "batches",
+        "results",
+        "cancel",
+        "models",
+        "complete",
+        "files",
+        "content",
+        "model",
+        "invoke",
+        "invoke-with-response-stream",
+        "converse",
+        "converse-stream",
+        "projects",
+        "locations",
+        "publishers",
+        "anthropic",
+        "rawPredict",
+        "streamRawPredict",
+    }
+)
+
+
+RECENT_EXCHANGES = 1000  #: how many finished exchanges :attr:`RecordingProxy.captured` keeps
 
 
 @dataclass
@@ -82,10 +129,19 @@ class _ClientGone(Exception):
     """Writing to the app failed: it closed its connection."""
 
 
+class ProxyStopped(Exception):
+    """Why an exchange still open when the proxy shut down ended ``cancelled``: the proxy cut it off,
+    not the client. Its recording's ``end`` line reads ``"error_type": "claude_doctor.ProxyStopped"``."""
+
+    def __init__(self) -> None:
+        super().__init__("claude-doctor record shut down while this exchange was open")
+
+
 class _Exchange:
     """One request through the proxy: its recording file, its recorder and its live checker."""
 
     def __init__(self, proxy: RecordingProxy, index: int, method: str, path: str) -> None:
+        self.proxy = proxy
         self.index = index
         self.method = method
         self.path = path
@@ -113,8 +169,13 @@ class _Exchange:
     def _check(self, record: Any) -> None:
         self.findings.extend(self.analyzer.add(record))
 
+    def cancelled(self, t: float | None = None) -> None:
+        """Record that the exchange was cut off: by the client, or by the proxy shutting down."""
+        self.later("end", "cancelled", ProxyStopped() if self.proxy.stopping else None, t)
+
     def close(self) -> Captured:
-        self.recorder.end("cancelled")  # a no-op unless the exchange was cut off before its end
+        # a no-op unless the exchange was cut off before its end
+        self.recorder.end("cancelled", ProxyStopped() if self.proxy.stopping else None)
         self.recorder.flush()
         if self.stream is not None:
             with contextlib.suppress(OSError):  # a full disk fails the close too; the failure is reported
@@ -142,11 +203,19 @@ class RecordingProxy:
     def __init__(self, options: ProxyOptions) -> None:
         self.options = options
         self.upstream = options.upstream.rstrip("/")
-        self.captured: list[Captured] = []
+        #: the latest exchanges, for the live log and tests; a sidecar runs for weeks, so only the
+        #: report's totals and findings are kept for every exchange
+        self.captured: deque[Captured] = deque(maxlen=RECENT_EXCHANGES)
+        self.exchanges = 0
+        self.findings: list[Finding] = []
+        self.failed_recordings = 0
         self._counter = itertools.count()
         self._session: ClientSession | None = None
         self._via: str | None = None  #: the proxy on the way upstream, if the environment names one
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self.log = ServerLog("record")  #: every line the proxy and aiohttp log
+        self.stopping = False  #: set by :meth:`stop`: exchanges cut off now were cut off by the proxy
         self._stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.port = options.port
 
@@ -156,8 +225,10 @@ class RecordingProxy:
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     def recording_path(self, index: int, path: str) -> Path:
-        """``<start time>-<n>-<path>.jsonl``: sorted by time, unique across runs sharing a folder."""
-        slug = "-".join(p for p in path.split("?")[0].split("/") if p)[:60] or "root"
+        """``<start time>-<n>-<path>.jsonl``: sorted by time, unique across runs sharing a folder. The
+        name keeps only the path's API words (``v1-messages``): any other segment, which could be a
+        key or a token, is ``_`` (the recording's ``url`` has the path, redacted)."""
+        slug = _path_slug(path)
         for attempt in itertools.count():
             suffix = f"-{attempt}" if attempt else ""
             candidate = self.options.out / f"{self._stamp}-{index:04d}{suffix}-{slug}.jsonl"
@@ -181,17 +252,30 @@ class RecordingProxy:
         )
         app = web.Application(client_max_size=MAX_REQUEST)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+        guard = ConnectionGuard(connection_cap(FDS_PER_EXCHANGE), self.log)
+        self._runner = hardened_runner(
+            app, guard, handler_cancellation=True, shutdown_timeout=0.5, auto_decompress=False
+        )
         await self._runner.setup()
         try:
-            await web.TCPSite(self._runner, self.options.host, self.port).start()
+            self._listener = await listen(self._runner, guard, self.options.host, self.port)
         except OSError:
             await self.stop()
             raise
-        self.port = self._runner.addresses[0][1]
+        self.port = self._listener.sockets[0].getsockname()[1]
+
+    def hurry(self) -> None:
+        """Cut off every open exchange now instead of giving each its grace period (a second Ctrl-C);
+        each is still recorded to its end, as ended by the proxy."""
+        cut_off(self._runner)
 
     async def stop(self) -> None:
-        """Stop listening; exchanges still open are cancelled and recorded as ``cancelled``."""
+        """Stop listening; exchanges still open are given a moment, then cancelled and recorded as
+        ``cancelled`` by the proxy (:class:`ProxyStopped`); the counts of any trouble are said last."""
+        self.stopping = True
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -201,6 +285,7 @@ class RecordingProxy:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        self.log.summary()
 
     # -- one exchange
 
@@ -214,6 +299,9 @@ class RecordingProxy:
     def _closed(self, exchange: _Exchange) -> None:
         captured = exchange.close()
         self.captured.append(captured)
+        self.exchanges += 1
+        self.findings += captured.findings
+        self.failed_recordings += bool(captured.recording_failed)
         if self.options.on_exchange is not None:
             self.options.on_exchange(captured)
 
@@ -221,18 +309,17 @@ class RecordingProxy:
         from aiohttp import ClientError, web
 
         recorder = exchange.recorder
-        body = await read_body(request)
-        if body is None:
-            return web.Response(status=413, text=f"Request body larger than {MAX_REQUEST} bytes")
         headers = forwarded_headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers])
         url = self.upstream + request.raw_path
-        recorder.request(request.method, url, headers, body)
+        if (request.content_length or 0) > MAX_REQUEST:  # refused before a byte of it is read
+            return web.Response(status=413, text=f"Request body larger than {MAX_REQUEST} bytes")
+        body = await _body(request, recorder, url, headers)
         try:
             upstream = await self._session.request(
-                request.method, url, headers=headers, data=body or None, allow_redirects=False, proxy=self._via
+                request.method, url, headers=headers, data=body, allow_redirects=False, proxy=self._via
             )
         except asyncio.CancelledError:
-            exchange.later("end", "cancelled", None, recorder.now())
+            exchange.cancelled(recorder.now())
             raise
         except (TimeoutError, ClientError, OSError) as exc:
             exchange.error = f"{_failed_step(exc)} step failed reaching {self.upstream}"
@@ -259,7 +346,7 @@ class RecordingProxy:
             await response.prepare(request)
             reason, error = await self._pump(upstream, response, exchange)
         except (asyncio.CancelledError, _ClientGone, ConnectionError) as exc:
-            exchange.later("end", "cancelled", None, now())
+            exchange.cancelled(now())
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return response
@@ -293,6 +380,74 @@ class RecordingProxy:
             except ConnectionError as exc:
                 raise _ClientGone from exc
             exchange.later("chunk", data, t)
+
+
+async def _body(
+    request: web.Request, recorder: ExchangeRecorder, url: str, headers: Headers
+) -> bytes | AsyncIterator[bytes] | None:
+    """Record the request and give its body to send on, byte-exact (a gzip body stays gzip). A body up
+    to ``MAX_JOINED_BODY`` (the API's own limit) is read whole and recorded decoded, so the live checks
+    see the request as the file's readers will; a longer one, which the checks go without anyway, is
+    streamed upstream as it arrives and recorded in parts as received, so the proxy's memory stays
+    bounded whatever its size."""
+    head = bytearray()
+    try:
+        whole = await _read_up_to(head, request.content, MAX_JOINED_BODY)
+    except BaseException:  # the app went away mid-body: record what it sent, the exchange ends cancelled
+        recorder.request(request.method, url, headers, _decoded(request, bytes(head)))
+        raise
+    if whole:
+        recorder.request(request.method, url, headers, _decoded(request, bytes(head)))
+        return bytes(head) or None
+    recorder.request(request.method, url, headers, None, True)
+    if request.content_length is not None:  # sent on as the app framed it, not re-chunked
+        headers.append(("Content-Length", str(request.content_length)))
+    return _streamed(head, request.content, recorder)
+
+
+async def _read_up_to(head: bytearray, content: StreamReader, limit: int) -> bool:
+    """Read the body into ``head`` until it ends (``True``) or is past ``limit`` (by one read at most)."""
+    while len(head) <= limit:
+        data = await content.readany()
+        if not data:
+            return True
+        head += data
+    return False
+
+
+def _decoded(request: web.Request, body: bytes) -> bytes:
+    """The body as the recording keeps it: decoded (``content-encoding``), a step at a time, so that a
+    small compressed body that would inflate past ``MAX_JOINED_BODY`` (a zip bomb) is kept as it came
+    instead of filling the proxy's memory."""
+    decode = BodyDecoder(",".join(request.headers.getall("content-encoding", ())))
+    if not decode.codings:
+        return body
+    out = bytearray()
+    for start in range(0, len(body), DECODE_STEP):
+        out += decode(body[start : start + DECODE_STEP])
+        if len(out) > MAX_JOINED_BODY:
+            return body
+    return bytes(out)
+
+
+async def _streamed(head: bytearray, content: StreamReader, recorder: ExchangeRecorder) -> AsyncIterator[bytes]:
+    """The body, ``head`` first in ``BODY_PART`` slices, then each read as it comes: every piece is
+    sent on, then recorded."""
+    for start in range(0, len(head), BODY_PART):
+        piece = bytes(head[start : start + BODY_PART])
+        yield piece
+        recorder.request_body(piece)
+    head.clear()
+    while data := await content.readany():
+        yield data
+        recorder.request_body(data)
+
+
+def _path_slug(path: str) -> str:
+    """The API words of a request path, for a file name: ``/v1/messages?beta=true`` is ``v1-messages``;
+    every other segment (an id, a model, a key someone put in the URL) is ``_``."""
+    words = [w if w in PATH_WORDS else "_" for w in re.split(r"[/:]", path.split("?")[0]) if w]
+    return re.sub(r"_(?:-_)+", "_", "-".join(words))[:60] or "root"
 
 
 def _failed_step(exc: BaseException) -> str:

@@ -17,11 +17,11 @@ import socket
 import threading
 import time
 import warnings
-import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from ..keys import redact_headers, redact_text
+from ..recording.encoding import BodyDecoder
 from ..recording.jsonl import RecordingWriter
 from ..recording.model import Chunk, End, Headers, Record, Request, Response
 from .live import describe, end_reason
@@ -48,7 +48,7 @@ NOT_FORWARDED = frozenset(
         "expect",
     }
 )
-#: The SDK's own client defaults (protocol.md §4), applied unless the caller gives others.
+#: The SDK's own client defaults (``anthropic._constants``), applied unless the caller gives others.
 SDK_TIMEOUT = {"timeout": 600, "connect": 5.0}  # an int, as the SDK has it: it shows in x-stainless-read-timeout
 SDK_LIMITS = {"max_connections": 1000, "max_keepalive_connections": 100}
 
@@ -60,59 +60,6 @@ def forwarded_headers(headers: Headers) -> Headers:
         token.strip().lower() for name, value in headers if name.lower() == "connection" for token in value.split(",")
     }
     return [(k, v) for k, v in headers if k.lower() not in NOT_FORWARDED and k.lower() not in named]
-
-
-class BodyDecoder:
-    """Undo ``content-encoding`` for the recording (the format holds the body as the SSE parser sees it),
-    one chunk at a time, while the client still gets the encoded bytes. Identity and unknown encodings
-    pass through; ``br``/``zstd`` only when their decoder is installed (as for the client itself)."""
-
-    def __init__(self, encoding: str | None) -> None:
-        self._decompress: Callable[[bytes], bytes] | None = _decompressor((encoding or "").strip().lower())
-
-    def __call__(self, data: bytes) -> bytes:
-        if self._decompress is None:
-            return data
-        try:
-            return self._decompress(data)
-        except (zlib.error, OSError, ValueError):
-            self._decompress = None  # not what the header said: keep the bytes as they came
-            return data
-
-
-def _decompressor(encoding: str) -> Callable[[bytes], bytes] | None:
-    if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress
-    if encoding == "deflate":
-        return _Deflate()
-    if encoding == "br":
-        with contextlib.suppress(ImportError):
-            import brotli  # type: ignore[import-not-found]
-
-            return brotli.Decompressor().process
-    if encoding == "zstd":
-        with contextlib.suppress(ImportError):
-            import zstandard  # type: ignore[import-not-found]
-
-            return zstandard.ZstdDecompressor().decompressobj().decompress
-    return None
-
-
-class _Deflate:
-    """``deflate`` is zlib-wrapped by the RFC but raw in some servers: decide on the first bytes, as
-    browsers and httpx do."""
-
-    def __init__(self) -> None:
-        self._obj: Any = None
-
-    def __call__(self, data: bytes) -> bytes:
-        if self._obj is None:
-            self._obj = zlib.decompressobj()
-            try:
-                return self._obj.decompress(data)
-            except zlib.error:
-                self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-        return self._obj.decompress(data)
 
 
 class ExchangeRecorder:
@@ -150,26 +97,36 @@ class ExchangeRecorder:
     def now(self) -> float:
         return time.monotonic() - self.started
 
-    def request(self, method: str, url: str, headers: Headers, body: bytes | None) -> None:
-        """Write the request; the exchange's clock starts here."""
+    def request(self, method: str, url: str, headers: Headers, body: bytes | None, parts: bool = False) -> None:
+        """Write the request; the exchange's clock starts here. With ``parts`` the body follows in
+        ``request_body`` calls as it is sent (the checks then go without it)."""
         self.started = time.monotonic()
-        self._write("request", self.i, 0.0, method, url, headers, body)
+        self._write("request", self.i, 0.0, method, url, headers, body, parts)
         if self.listener is not None:
             self.listener(_request_record(self.i, method, url, headers, body))
+
+    def request_body(self, data: bytes) -> None:
+        """Record the next piece of a body announced with ``request(..., parts=True)``."""
+        self._write("request_body", self.i, self.now(), data)
 
     def response(
         self, status: int, reason: str | None, http_version: str | None, headers: Headers, t: float | None = None
     ) -> None:
         t = self.now() if t is None else t
         self.status = status
-        self.decode = BodyDecoder(next((v for k, v in headers if k.lower() == "content-encoding"), None))
+        self.decode = BodyDecoder(",".join(v for k, v in headers if k.lower() == "content-encoding"))
         self._write("response", self.i, t, status, reason, http_version, headers)
+        if self.decode.problem is not None:
+            self._undecodable()
         if self.listener is not None:
             self.listener(Response(self.i, t, status, reason, http_version, redact_headers(headers)[0]))
 
     def chunk(self, raw: bytes, t: float | None = None) -> None:
         """Record body bytes as received (``t``: when they arrived, if taken before forwarding them)."""
+        undecoded = self.decode.problem
         data = self.decode(raw)
+        if self.decode.problem is not undecoded:
+            self._undecodable()
         if not data:
             return
         t = self.now() if t is None else t
@@ -178,6 +135,10 @@ class ExchangeRecorder:
         self._write("chunk", self.i, t, data)
         if self.listener is not None:
             self.listener(Chunk(self.i, t, data))
+
+    def _undecodable(self) -> None:
+        """Say in the recording why its body is stored as received (its readers leave it unchecked)."""
+        self._write("note", f"exchange {self.i}: the body has {self.decode.problem}; it is stored as received")
 
     def interrupted(self, exc: BaseException) -> None:
         """End the body as an exception raised while reading it says: a closed generator is the reader
@@ -405,7 +366,7 @@ def _build_transports(httpx2: Any) -> tuple[type, type]:
 
 
 def _socket_options() -> list[tuple[int, int, int]]:
-    """TCP keepalive as the SDK's default client sets it (protocol.md §4), so recording changes nothing."""
+    """TCP keepalive as the SDK's default client sets it (``anthropic._base_client``), so recording changes nothing."""
     options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
     for name in ("TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_KEEPIDLE"):
         value = getattr(socket, name, None)

@@ -13,6 +13,7 @@ No message, error or exception built here ever holds a key: only :func:`keys.fin
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -23,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InputError, UsageProblem
+from ..errors import InputError, RecordingError, UsageProblem
 from ..findings import Finding
 from ..keys import (
     CREDENTIAL_HEADERS,
@@ -31,6 +32,7 @@ from ..keys import (
     REDACTED_RE,
     UTF16_MARK,
     find_base64_keys,
+    find_keys,
     find_keys_in_bytes,
     fingerprint,
     has_base64_mark,
@@ -42,6 +44,7 @@ from ..noqa import silences
 from .secrets_rules import ANTHROPIC_KEY, ENV_NOT_IGNORED, KEY_IN_RECORDING, key_fix, recording_fix
 
 if TYPE_CHECKING:
+    from ..files import WalkNotes
     from ..secrets_plugin import AnthropicKeyDetector
 
 CANDIDATE = b"sk-ant-"
@@ -120,16 +123,22 @@ def _key_finding(path: str, number: int | None, hit: Hit, where: str = "", *, en
 # -- files ----------------------------------------------------------------------------------------
 
 
-def scan_files(paths: list[Path]) -> tuple[list[Finding], list[str]]:
+def scan_files(paths: list[Path], warnings: list[str] | None = None) -> tuple[list[Finding], list[str]]:
     """CD301 for keys in files (CD302 when the file is a recording). Returns the findings and one-line
-    errors for files that cannot be read."""
+    errors for files that cannot be read; a file over ``MAX_SCAN_BYTES`` or a pipe is left out with a
+    line in ``warnings`` (an error when no list is given)."""
+    from ..files import MAX_SCAN_BYTES, NotRegularFile, TooLarge, read_regular
+
     findings: list[Finding] = []
     errors: list[str] = []
     for path in paths:
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            errors.append(f"{redact_text(str(path))}: cannot read ({exc.strerror or type(exc).__name__})")
+            data = read_regular(path, MAX_SCAN_BYTES)
+        except (NotRegularFile, TooLarge) as exc:
+            (warnings if warnings is not None else errors).append(redact_text(str(exc)))
+            continue
+        except InputError as exc:
+            errors.append(redact_text(str(exc)))
             continue
         findings.extend(scan_bytes(data, str(path)))
     return findings, errors
@@ -233,12 +242,45 @@ def recording_findings(data: bytes, path: str) -> Iterator[Finding]:
                 fix=recording_fix(secret),
                 extra={"secret_hash": _sha1(secret)},
             )
+    for exchange, event, secret in _streamed_keys(data, path):
+        if secret not in seen:
+            seen.add(secret)
+            yield Finding(
+                KEY_IN_RECORDING,
+                f"unredacted key in the streamed text, spread over its deltas: {_describe(secret)}",
+                path=path,
+                event=event,
+                exchange=exchange,
+                fix=recording_fix(secret),
+                extra={"secret_hash": _sha1(secret)},
+            )
+
+
+def _streamed_keys(data: bytes, path: str) -> Iterator[tuple[int, int, str]]:
+    """Keys in the text the SDK assembles from a block's deltas, as ``(exchange, event, key)``: a key
+    echoed 12 characters a delta is on no line whole. Only recordings with deltas are decoded (the
+    recording modules are imported then); one whose lines stop parsing is looked at up to there, its
+    lines having all been scanned one by one."""
+    if b"_delta" not in data:
+        return
+    from ..recording.jsonl import read_recording
+    from ..recording.redaction import redacted_chunks
+
+    found: list[tuple[int, int, str]] = []
+    try:
+        for _ in redacted_chunks(read_recording(io.BytesIO(data), path).records, found):
+            pass
+    except RecordingError:
+        pass
+    for exchange, event, candidate in found:
+        for _, key in find_keys(candidate):
+            yield exchange, event, key
 
 
 def _json_object(raw: bytes) -> dict:
     try:
         obj = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # the line's text is still searched for keys
         return {}
     return obj if isinstance(obj, dict) else {}
 
@@ -338,13 +380,16 @@ def _git_ignored(paths: list[str]) -> set[str] | None:
 # -- which files ----------------------------------------------------------------------------------
 
 
-def git_files(*pathspecs: str) -> list[Path]:
+def git_files(*pathspecs: str, notes: WalkNotes | None = None) -> list[Path]:
     """The files `secrets` scans by default: tracked files under the current directory, plus untracked
-    `.env`-style files git does not ignore (the ones a careless `git add .` would commit)."""
+    `.env`-style files git does not ignore (the ones a careless `git add .` would commit). Pipes and
+    the like go to ``notes``."""
+    from ..files import WalkNotes, regular_files
+
     tracked = _git_lines(["ls-files", "-z", "--", *pathspecs])
     untracked = _git_lines(["ls-files", "-z", "--others", "--exclude-standard", "--", *pathspecs])
     paths = [Path(p) for p in tracked] + [Path(p) for p in untracked if is_env_file(Path(p))]
-    return [p for p in dict.fromkeys(paths) if p.is_file()]
+    return regular_files(list(dict.fromkeys(paths)), notes if notes is not None else WalkNotes())
 
 
 def _git_lines(args: list[str]) -> list[str]:
@@ -355,29 +400,33 @@ def _git_lines(args: list[str]) -> list[str]:
     return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
 
 
-def expand(paths: Iterable[Path]) -> list[Path]:
+def expand(paths: Iterable[Path], notes: WalkNotes) -> list[Path]:
     """Files named on the command line as they are; a directory means its git-tracked files (every file
-    under it outside a repository)."""
+    under it outside a repository). A named path that is missing or no regular file, and a folder that
+    cannot be listed, is an error line in ``notes.unreadable``; the others are still scanned."""
+    from ..files import named_path_problem
+
     out: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            out.extend(_directory_files(path))
-        elif path.exists():
-            out.append(path)
+        problem = named_path_problem(path)
+        if problem:
+            notes.unreadable.append(redact_text(problem))
+        elif path.is_dir():
+            out.extend(_directory_files(path, notes))
         else:
-            raise InputError(redact_text(str(path)), "no such file")
+            out.append(path)
     return out
 
 
-def _directory_files(folder: Path) -> list[Path]:
+def _directory_files(folder: Path, notes: WalkNotes) -> list[Path]:
     """Git's view of the folder; outside a repository (or without git) every file under it, skipping
     virtualenvs and caches as the doctor's walk does."""
     from ..files import walk_files
 
     try:
-        return git_files(str(folder))
+        return git_files(str(folder), notes=notes)
     except (UsageProblem, OSError):
-        return sorted(walk_files(folder))
+        return sorted(walk_files(folder, notes=notes))
 
 
 # -- baselines ------------------------------------------------------------------------------------

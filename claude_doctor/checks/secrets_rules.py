@@ -34,7 +34,7 @@ KEY_IN_RECORDING = define(
     "A recording holds an unredacted credential header or an Anthropic key in a body.",
     why="""Recordings are made to be shared: attached to issues, committed as test fixtures, pasted into
     chats. The recording format redacts `x-api-key`, `authorization`, `proxy-authorization`, `cookie`
-    and `set-cookie` and any key in a body before writing (recording-format.md rule 3), so a credential
+    and `set-cookie` and any key in a body before writing (docs/recording-format.md, rule 3), so a credential
     in one means it was written by hand, imported from a HAR or cassette without redaction, or edited.""",
     fix="""Revoke the credential, then replace each value with `[REDACTED len=N]` (or re-capture with
     `claude-doctor record`/`live`, which redact before writing) before sharing or committing the file.""",

@@ -17,7 +17,8 @@ from ..config import Config
 from ..failures import step_from_text
 from ..fastjson import loads_fast, parse_json
 from ..findings import Finding, Rule, Severity
-from ..recording.model import Chunk, End, Note, Record, Request, Response, Source
+from ..recording.encoding import codings, looks_decoded
+from ..recording.model import PROXY_STOPPED, Chunk, End, Note, Record, Request, Response, Source
 from ..sdk_limits import FALLBACK, Vocabulary, beta_request_fields, refuses_without_streaming, sdk_vocabulary
 from ..sse import SSEDecoder, SSEEvent, SSETail
 from .env_rules import API_UNREACHABLE
@@ -76,7 +77,7 @@ class Exchange:
     config: Config
     request: Request | None = None
     response: Response | None = None
-    body_kind: str | None = None  # "sse", "json" or "error", decided at the first body byte
+    body_kind: str | None = None  # "sse", "json", "error" or "encoded", decided at the first body byte
     body: bytearray = field(default_factory=bytearray)  # kept for json/error bodies only, capped
     body_bytes: int = 0
     first_byte_t: float | None = None
@@ -86,6 +87,9 @@ class Exchange:
     saw_stop: bool = False
     saw_error: bool = False
     cut_mid_event: int = 0  # bytes of an event the stream ended inside
+    #: an event the SDK raises at (not JSON, tool input not JSON even in part): its reader stops there,
+    #: so a ``cancelled`` end is the SDK's own doing, not a cut
+    sdk_raised_at: SSEEvent | None = None
     end: End | None = None
     findings: list[Finding] = field(default_factory=list)
     _once: dict[str, Occurrence] = field(default_factory=dict)
@@ -258,7 +262,7 @@ class StatusCheck(Check):
         if etype or emsg:
             return f"HTTP {ex.status} ({etype}: {emsg})"
         if not ex.body_bytes and ex.end is not None and ex.end.reason == "cancelled":
-            return f"HTTP {ex.status}, body not read (the client closed it)"
+            return f"HTTP {ex.status}, body not read ({_closed_by(ex.end)})"
         return f"HTTP {ex.status} ({_body_excerpt(bytes(ex.body)) or 'no body'})"
 
     @staticmethod
@@ -558,7 +562,7 @@ class GrammarCheck(Check):
         if ex.body_kind != "sse" or not ex.ok or ex.saw_stop or ex.saw_error:
             return
         reason = ex.end.reason if ex.end else None
-        if reason not in ("eof", "reset", "cancelled"):
+        if reason not in ("eof", "reset", "cancelled") or (reason == "cancelled" and ex.sdk_raised_at is not None):
             return
         ex.report(
             TRUNCATED_STREAM,
@@ -582,13 +586,19 @@ class GrammarCheck(Check):
             else "no message_start arrived and the connection closed cleanly, so the SDK yields the events it got "
             "and get_final_message() fails with a bare AssertionError",
             "reset": "the connection broke, so the SDK raises a raw httpx2.RemoteProtocolError/ReadError",
-            "cancelled": "the client closed it",
+            "cancelled": _closed_by(ex.end),
         }[reason]
         cut = f", then {ex.cut_mid_event} bytes of an unfinished event" if ex.cut_mid_event else ""
         return (
             f"The stream ended after {ex.events} events without message_stop (last: {last.name or 'unnamed'}"
             f"{_at(last.t)}{cut}); {what}."
         )
+
+
+def _closed_by(end: End | None) -> str:
+    """Who cut a ``cancelled`` exchange off: the client, or the recording proxy shutting down."""
+    stopped = end is not None and end.error_type == PROXY_STOPPED
+    return "the recording proxy shut down while it was open" if stopped else "the client closed it"
 
 
 # -- stop reasons (CD106, CD107) ------------------------------------------------------------------
@@ -709,8 +719,10 @@ def _unknown_type_message(what: str, name: object, beta: bool | None, wide: Voca
 
 
 class ToolJsonCheck(Check):
-    """Each tool block's joined ``partial_json``, checked when the block stops, or when the message
-    ends with the block still open (what a cut at ``max_tokens`` can look like)."""
+    """Each tool block's joined ``partial_json``, checked when the block stops, when the message ends
+    with the block still open (what a cut at ``max_tokens`` can look like), or when the body ends with
+    it open: the SDK parses the input after every delta, so input that is not JSON even in part made it
+    raise at the last delta it read, and close the stream."""
 
     events = frozenset(
         {"content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"}
@@ -718,6 +730,7 @@ class ToolJsonCheck(Check):
 
     def __init__(self) -> None:
         self.open: dict[int, tuple[dict, list[str]]] = {}  # index → (its content_block, partial_json so far)
+        self.last_delta: dict[int, SSEEvent] = {}  # index → the last delta of an open tool block
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
         if not self.open and kind != "content_block_start":
@@ -734,6 +747,7 @@ class ToolJsonCheck(Check):
                 delta = obj.get("delta")
                 if isinstance(delta, dict) and isinstance(delta.get("partial_json"), str):
                     self.open[index][1].append(delta["partial_json"])
+                    self.last_delta[index] = ev
             else:
                 self._check(ex, ev, index, "".join(self.open.pop(index)[1]))
 
@@ -750,6 +764,22 @@ class ToolJsonCheck(Check):
                 f"{sdk_tool_input(text, ex.request)}.",
                 event=ev,
             )
+
+    def on_end(self, ex: Exchange) -> None:
+        """Tool blocks the body ended in (the message never ended): CD117 where the SDK raised."""
+        for index in sorted(self.open):
+            block, parts = self.open.pop(index)
+            text = "".join(parts)
+            if text.strip() and sdk_tool_input(text, ex.request) == SDK_RAISES_ON_TOOL_JSON:
+                ev = self.last_delta[index]
+                ex.sdk_raised_at = ev
+                ex.report(
+                    INVALID_TOOL_JSON,
+                    f"Tool input for block {index} ({block.get('name') or block.get('type')}) is not JSON even "
+                    f"in part: {_shown(text)}; {SDK_RAISES_ON_TOOL_JSON} at event {ev.number} and stops reading "
+                    "the stream there.",
+                    event=ev,
+                )
 
     def _still_open(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
         """Tool blocks the message ended without stopping: CD117 when their input is cut (the SDK
@@ -786,6 +816,9 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= 80 else "…" + text[-77:])
 
 
+SDK_RAISES_ON_TOOL_JSON = "the SDK raises ValueError: Unable to parse tool parameter JSON from model"
+
+
 def sdk_tool_input(text: str, request: Request | None) -> str:
     """What the SDK makes of a tool block's joined ``partial_json``, said as it would be seen: it
     parses the text with jiter in partial mode after every delta, so a cut-off input comes back as
@@ -801,7 +834,7 @@ def sdk_tool_input(text: str, request: Request | None) -> str:
     except UnicodeEncodeError:
         return "the SDK raises UnicodeEncodeError (a lone surrogate escape in the JSON)"
     except ValueError:
-        return "the SDK raises ValueError: Unable to parse tool parameter JSON from model"
+        return SDK_RAISES_ON_TOOL_JSON
     return f"the SDK raises nothing and returns input={_json_excerpt(value)}"
 
 
@@ -817,10 +850,10 @@ CHECKS: tuple[type[Check], ...] = (
     StatusCheck,
     BodyKindCheck,
     TimingCheck,
+    ToolJsonCheck,  # before GrammarCheck: a stream the SDK closed because it raised is no cut (CD104)
     GrammarCheck,
     StopReasonCheck,
     VocabularyCheck,
-    ToolJsonCheck,
 )
 
 
@@ -867,6 +900,8 @@ class _ExchangeAnalysis:
         ex = self.ex
         if not ex.ok:
             return "error"
+        if ex.response is not None and codings(ex.response.header("content-encoding")) and not looks_decoded(first):
+            return "encoded"  # its recorder could not undo the content-encoding: nothing to diagnose
         ctype = ex.response.content_type if ex.response else None
         if ctype == "text/event-stream":
             return "sse"
@@ -947,6 +982,7 @@ class _ExchangeAnalysis:
             except ValueError:
                 pass
         excerpt = text if len(text) <= 60 else text[:57] + "…"
+        self.ex.sdk_raised_at = self.ex.sdk_raised_at or ev
         self.ex.once(
             "not-json",
             SSE_FRAMING,
@@ -1007,6 +1043,7 @@ class StreamAnalyzer:
         self.findings: list[Finding] = []
         self.exchanges: set[int] = set()
         self.stats = {"events": 0, "bytes": 0}
+        self.unchecked: list[str] = []  #: exchanges whose body could not be read, for the warnings
 
     def _analysis(self, i: int) -> _ExchangeAnalysis:
         analysis = self.open.get(i)
@@ -1033,6 +1070,12 @@ class StreamAnalyzer:
         analysis = self._analysis(i)
         del self.open[i]
         found = analysis.end(end)
+        if analysis.ex.body_kind == "encoded":
+            coding = analysis.ex.response.header("content-encoding") if analysis.ex.response else None
+            self.unchecked.append(
+                f"{self.path}: exchange {i}: the body is stored still encoded ({coding}: its recorder could "
+                "not decode it), so its events were not checked"
+            )
         self.stats["events"] += analysis.ex.events
         self.stats["bytes"] += analysis.ex.body_bytes
         self.findings.extend(found)
@@ -1045,6 +1088,8 @@ class StreamAnalyzer:
             if warnings is not None:
                 warnings.append(self._no_end(self.open[i].ex))
             self._close(i, None)
+        if warnings is not None:
+            warnings.extend(self.unchecked)
         if len(self.exchanges) <= 1:
             self.findings = [f.at(exchange=None) for f in self.findings]
         return self.findings

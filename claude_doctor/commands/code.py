@@ -14,7 +14,7 @@ from ..report.human import plural
 
 
 @click.command("code")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, readable=False))
 @click.option(
     "--fix", is_flag=True, help="Rewrite files to fix CD202, CD203, CD214 and CD219, keeping formatting and comments."
 )
@@ -27,15 +27,16 @@ def code(ctx: click.Context, paths: tuple[Path, ...], fix: bool, **options) -> N
     from ..checks.code.checker import Options
     from ..checks.code.runner import check_files, sdk_major
     from ..checks.code.walk import collect_files
+    from ..files import WalkNotes
 
     targets = list(paths) or [Path(".")]
     opts = settings(ctx, config_from=targets[0], **options)
-    virtualenvs: list[Path] = []
-    files, errors = collect_files(targets, opts.config.exclude, opts.config.root, virtualenvs)
+    notes = WalkNotes()
+    files, errors = collect_files(targets, opts.config.exclude, opts.config.root, notes)
     if not files and not errors:
         fail(f"{', '.join(map(str, targets))}: no Python files or notebooks found")
     check_options = Options(min_timeout=opts.config.min_timeout, sdk_major=sdk_major())
-    warnings = _skipped_virtualenvs(virtualenvs, opts)
+    warnings = _skipped_virtualenvs(notes.virtualenvs, opts) + notes.irregular_note()
     if check_options.sdk_major is None:  # e.g. the core install (`pip install claude-doctor`, the hook's)
         warnings.append("CD218/CD219 not checked: no anthropic installed here (pip install 'claude-doctor[all]')")
     if fix:
@@ -45,7 +46,7 @@ def code(ctx: click.Context, paths: tuple[Path, ...], fix: bool, **options) -> N
     errors += [result.error for result in results if result.error]
     warnings += [warning for result in results for warning in result.warnings]
     readable = [Path(result.path) for result in results if not result.error]
-    secret_findings, secret_errors = _secrets(readable)
+    secret_findings, secret_errors = _secrets(readable, warnings)
     findings += secret_findings
     errors += secret_errors
     checked = sum(1 for result in results if not result.error and not result.skipped)
@@ -78,10 +79,10 @@ def _fix(files: list[Path], check_options, opts: Settings) -> list[str]:
     return [line for result in results for line in result.not_fixed]
 
 
-def _secrets(files: list[Path]) -> tuple[list[Finding], list[str]]:
-    """CD301: hardcoded keys, from the secrets checker."""
+def _secrets(files: list[Path], warnings: list[str]) -> tuple[list[Finding], list[str]]:
+    """CD301: hardcoded keys, from the secrets checker (files too large to scan add a warning)."""
     if not files:
         return [], []
     from ..checks.secrets import scan_files
 
-    return scan_files(files)
+    return scan_files(files, warnings)

@@ -6,6 +6,7 @@ summary, and counts as a warning for the exit status. Exit 2 stays for usage err
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from ..report.human import plural
 
 
 @click.command()
-@click.argument("path", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("path", required=False, default=".", type=click.Path(file_okay=False, readable=False, path_type=Path))
 @click.option("--live", is_flag=True, help="Also make one real streaming request and check it (costs a few tokens).")
 @click.option(
     "--python",
@@ -35,6 +36,7 @@ def doctor(ctx: click.Context, path: Path, live: bool, python: str | None, **opt
     (CD3xx) and the recordings under PATH/recordings (CD1xx). With --live, one real request too."""
     if not path.is_dir():
         fail(f"{path}: no such folder")
+    _check_listable(path)
     opts = settings(ctx, config_from=path, **options)
     sections: dict[Area, Section] = {}
     try:
@@ -50,6 +52,16 @@ def doctor(ctx: click.Context, path: Path, live: bool, python: str | None, **opt
         section.findings = [f for f in section.findings if opts.selected(f)]
     _print(path, sections, files, opts)
     sys.exit(_exit_status(sections, opts))
+
+
+def _check_listable(path: Path) -> None:
+    """A PATH that cannot be listed is a bad PATH (exit 2), said in one line before anything runs."""
+    from ..files import os_reason
+
+    try:
+        os.scandir(path).close()
+    except OSError as exc:
+        fail(f"{path}: cannot list the folder ({os_reason(exc)})")
 
 
 def _print(path: Path, sections: dict[Area, Section], files: int, opts: Settings) -> None:
@@ -114,13 +126,16 @@ def _code(path: Path, opts: Settings) -> Section:
     from ..checks.code.checker import Options
     from ..checks.code.runner import check_files, sdk_major
     from ..checks.code.walk import collect_files
+    from ..files import WalkNotes
 
-    files, walk_errors = collect_files([path], opts.config.exclude, opts.config.root)
+    notes = WalkNotes()
+    files, walk_errors = collect_files([path], opts.config.exclude, opts.config.root, notes)
     results = check_files(files, Options(min_timeout=opts.config.min_timeout, sdk_major=sdk_major()))
     findings = [f for result in results for f in result.findings]
     unchecked = [Unchecked.parse(error) for error in walk_errors]
     unchecked += [Unchecked(r.path, r.error.removeprefix(f"{r.path}: ")) for r in results if r.error]
     unchecked += [Unchecked.parse(warning) for r in results for warning in r.warnings]  # cells, newer Python
+    unchecked += [Unchecked(where, "not a regular file") for where in notes.irregular]
     checked = [Path(result.path) for result in results if not result.error and not result.skipped]
     notebooks = sum(1 for p in checked if p.suffix == ".ipynb")
     note = plural(len(checked) - notebooks, "Python file")
@@ -132,13 +147,16 @@ def _code(path: Path, opts: Settings) -> Section:
 def _secrets(path: Path) -> tuple[Section, int]:
     """CD3xx over every project file; the file count is the report's (code and recordings are among them)."""
     from ..checks import secrets as scan
-    from ..files import project_files
+    from ..files import WalkNotes, project_files
 
-    files = project_files(path)
-    findings, scan_errors = scan.scan_files(files)
+    notes = WalkNotes()
+    files = project_files(path, notes=notes)
+    skipped: list[str] = []
+    findings, scan_errors = scan.scan_files(files, skipped)
     findings += scan.env_findings(files)
-    note = f"{plural(len(files), 'file')} scanned for keys"
-    return Section(findings, note, [Unchecked.parse(error) for error in scan_errors]), len(files)
+    note = f"{plural(len(files) - len(skipped), 'file')} scanned for keys"
+    problems = notes.unreadable + scan_errors + skipped + [f"{where}: not a regular file" for where in notes.irregular]
+    return Section(findings, note, [Unchecked.parse(problem) for problem in problems]), len(files)
 
 
 def _streams(path: Path, opts: Settings) -> Section:

@@ -127,7 +127,7 @@ def _no_credentials() -> Finding:
 
 
 def _headers(key: str) -> list[tuple[str, str]]:
-    """What the SDK 2.x sends (protocol.md §4): the key as a Bearer token, its API version."""
+    """What the SDK 2.x sends (``anthropic._client``): the key as a Bearer token, its API version."""
     return [
         ("anthropic-version", API_VERSION),
         ("authorization", f"Bearer {key}"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -21,7 +20,7 @@ import click
 
 from ..keys import redact_text
 from ..options import Settings, fail, idle_gap_option, report_options, settings
-from ..web import warn_if_exposed
+from ..web import StopSignals, warn_if_exposed
 
 if TYPE_CHECKING:
     from ..capture.proxy import Captured, RecordingProxy
@@ -88,6 +87,7 @@ def record(
     if not target.startswith(("http://", "https://")):
         fail(f"--upstream {target!r}: expected an http:// or https:// URL")
     proxy = _proxy(target, Path(out), host, port, opts)
+    proxy.log.take_over("aiohttp", "asyncio")
     warn_if_exposed("record", host, "through it and read what it records")
     try:
         code = _run(_main(proxy, list(command), target, opts))
@@ -126,14 +126,17 @@ async def _main(proxy: RecordingProxy, command: list[str], upstream: str, opts: 
     _settle_garbage_collector()
     say = _say(opts)
     say(f"record: {proxy.url} -> {redact_text(upstream)}, recordings in {proxy.options.out}/")
-    try:
-        if command:
-            return await _run_child(proxy, command)
-        say(f"record: export ANTHROPIC_BASE_URL={proxy.url}  (Ctrl-C to stop)")
-        await _until_signal()
-        return 0
-    finally:
-        await proxy.stop()
+    hurrying = "open exchanges are cut off, each recorded to its end"
+    with StopSignals(proxy.hurry, proxy.log, hurrying) as signals:
+        try:
+            if command:
+                return await _run_child(proxy, command, signals)
+            say(f"record: export ANTHROPIC_BASE_URL={proxy.url}  (Ctrl-C to stop)")
+            await signals.stop.wait()
+            return 0
+        finally:
+            signals.stop.set()  # from now on, a signal hurries the shutdown
+            await proxy.stop()
 
 
 def _settle_garbage_collector() -> None:
@@ -147,22 +150,9 @@ def _settle_garbage_collector() -> None:
     gc.freeze()
 
 
-async def _until_signal() -> None:
-    """Wait for Ctrl-C or SIGTERM without a traceback."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-
-
-async def _run_child(proxy: RecordingProxy, command: list[str]) -> int:
-    """Run CMD against the proxy. Ctrl-C reaches CMD from the terminal, so it is left to CMD to act
-    on; SIGTERM is passed on. Returns CMD's status (128+N when a signal N ended it, as a shell says)."""
+async def _run_child(proxy: RecordingProxy, command: list[str], signals: StopSignals) -> int:
+    """Run CMD against the proxy (``signals`` says what a signal does meanwhile). Returns CMD's status
+    (128+N when a signal N ended it, as a shell says)."""
     env = dict(os.environ, ANTHROPIC_BASE_URL=proxy.url)
     for name in ("NO_PROXY", "no_proxy"):  # an HTTP(S)_PROXY must not capture the loopback hop
         env[name] = ",".join(p for p in (env.get(name), "127.0.0.1", "localhost", "::1") if p)
@@ -170,14 +160,8 @@ async def _run_child(proxy: RecordingProxy, command: list[str]) -> int:
         child = await asyncio.create_subprocess_exec(*command, env=env)
     except OSError as exc:
         fail(f"cannot run {command[0]!r}: {exc.strerror or exc}")
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, lambda: None)
-    loop.add_signal_handler(signal.SIGTERM, lambda: child.send_signal(signal.SIGTERM))
-    try:
-        code = await child.wait()
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
-        loop.remove_signal_handler(signal.SIGTERM)
+    signals.child = child
+    code = await child.wait()
     return 128 - code if code < 0 else code
 
 
@@ -223,12 +207,12 @@ def _report(opts: Settings, proxy: RecordingProxy, code: int) -> None:
     2 when a recording could not be written in full."""
     from ..report import Report, render
 
-    kept = [f for c in proxy.captured for f in c.findings if opts.selected(f)]
-    report = Report(kept, len(proxy.captured))
+    kept = [f for f in proxy.findings if opts.selected(f)]
+    report = Report(kept, proxy.exchanges)
     text = render(report, opts.fmt, color=opts.color, verbose=opts.verbose, quiet=opts.quiet)
     if text:
         click.echo(redact_text(text), color=opts.color)
-    failed = sum(1 for c in proxy.captured if c.recording_failed)
+    failed = proxy.failed_recordings
     if failed:
         untouched = "the app's traffic went through untouched"
         click.echo(f"record: error: {failed} recording(s) incomplete (see above); {untouched}", err=True)

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import textwrap
+from typing import BinaryIO
 
 import click
 
@@ -82,7 +83,11 @@ def rule_page(rule: Rule) -> str:
 @click.option("--format", "fmt", type=click.Choice(["human", "json"]), default="human", help="Output format.")
 def explain(what: str | None, fmt: str) -> None:
     """Explain a rule (by code or name), or read a traceback or log from FILE or `-` (stdin) and say
-    which failure it shows and how to fix it."""
+    which failure it shows and how to fix it. A long log is read from its end (the last 1 MiB).
+
+    Exit status when reading a traceback: 0 when it shows a known failure, 1 when it shows none (as
+    grep does: explain answers "is this a known failure?", so finding one is success), 2 when the
+    input cannot be read."""
     if what is None:
         fail("explain needs a rule code (e.g. CD104), a rule name, or - to read a traceback from stdin")
     rule = get_rule(what)
@@ -90,11 +95,11 @@ def explain(what: str | None, fmt: str) -> None:
         click.echo(json.dumps(_rule_dict(rule), ensure_ascii=False, indent=2) if fmt == "json" else rule_page(rule))
         return
     if what == "-":
-        text = _text(sys.stdin.buffer.read(), "stdin")
-    elif os.path.isfile(what):
-        text = _text(_read(what), what)
+        text = _text(_tail(sys.stdin.buffer, "stdin"), "stdin")
     elif os.path.isdir(what):
         fail(f"{what}: is a folder; explain reads a file holding a traceback")
+    elif os.path.lexists(what):
+        text = _text(_read(what), what)
     elif _looks_like_path(what):
         fail(f"{what}: no such file")
     else:
@@ -110,12 +115,42 @@ def _looks_like_path(word: str) -> bool:
 
 
 def _read(path: str) -> bytes:
+    """A regular file's last ``MAX_TEXT_BYTES`` (a pipe or device is refused: it may never end)."""
+    from ..errors import InputError
+    from ..files import open_regular
+
     try:
-        with open(path, "rb") as f:
-            return f.read(1 << 20)
-    except OSError as exc:
-        fail(f"{path}: cannot read ({exc.strerror or exc})")
+        with open_regular(path) as stream:
+            return _tail(stream, path)
+    except InputError as exc:
+        fail(str(exc))
         raise
+
+
+def _tail(stream: BinaryIO, name: str) -> bytes:
+    """The last ``MAX_TEXT_BYTES`` of a stream, read in chunks so that memory stays bounded whatever
+    comes in (``< /dev/zero`` included: a NUL byte outside UTF-16 text means binary data, which holds
+    no traceback, and ends the read). Reading a part only is said on stderr."""
+    from ..files import MAX_TEXT_BYTES, MIB
+
+    head = stream.read(MIB)
+    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    kept, total = head, len(head)
+    while utf16 or b"\0" not in kept:
+        chunk = stream.read(MIB)
+        if not chunk:
+            break
+        total += len(chunk)
+        kept = (kept + chunk)[-MAX_TEXT_BYTES:]
+    if b"\0" in kept and not utf16:
+        return kept  # binary data: _text says so
+    if total > len(kept):
+        click.echo(
+            f"claude-doctor: note: {name}: read the last {len(kept) // MIB} MiB of {total / MIB:,.0f} MiB only",
+            err=True,
+        )
+        kept = head[:2] + kept[len(kept) % 2 :] if utf16 else kept
+    return kept
 
 
 def _text(data: bytes, name: str) -> str:

@@ -39,7 +39,7 @@ class _FilesAfterOptions(click.Command):
 
 
 @click.command(cls=_FilesAfterOptions)
-@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path, readable=False))
 @click.option(
     "--history",
     is_flag=True,
@@ -64,21 +64,29 @@ def secrets(ctx: click.Context, files: tuple[Path, ...], history: bool, baseline
         fail("--history scans the whole history; it takes no FILES")
     try:
         known = scan.load_baseline(baseline) if baseline else set()
+        warnings: list[str] = []
         if history:
             found, checked, errors = _history()
         else:
-            found, checked, errors = _files(files)
+            found, checked, errors = _files(files, warnings)
     except DoctorError as exc:
         fail(str(exc))
     kept = [f for f in found if not scan.accepted_by(known, f)]
-    finish(opts, kept, checked, errors)
+    finish(opts, kept, checked, errors, warnings)
 
 
-def _files(files: tuple[Path, ...]) -> tuple[list[Finding], int, list[str]]:
-    """No FILES means the current folder, walked like any folder named (git's view, else every file)."""
-    paths = scan.expand(files or (Path("."),))
-    findings, errors = scan.scan_files(paths)
-    return findings + scan.env_findings(paths), len(paths), errors
+def _files(files: tuple[Path, ...], warnings: list[str]) -> tuple[list[Finding], int, list[str]]:
+    """No FILES means the current folder, walked like any folder named (git's view, else every file).
+    Files left out (too large, pipes) add a line to ``warnings`` and are not counted as checked."""
+    from ..files import WalkNotes
+
+    notes = WalkNotes()
+    paths = scan.expand(files or (Path("."),), notes)
+    skipped: list[str] = []
+    findings, errors = scan.scan_files(paths, skipped)
+    warnings += notes.irregular_note() + skipped
+    checked = len(paths) - len(skipped)
+    return findings + scan.env_findings(paths), checked, notes.unreadable + errors
 
 
 def _history() -> tuple[list[Finding], int, list[str]]:

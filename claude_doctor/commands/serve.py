@@ -11,7 +11,7 @@ import click
 from ..errors import DoctorError
 from ..faults import fault_help, parse_faults
 from ..options import fail
-from ..web import warn_if_exposed
+from ..web import StopSignals, warn_if_exposed
 
 if TYPE_CHECKING:
     from ..serve import Exchange, MockAPI, RecordedExchange
@@ -76,12 +76,14 @@ def serve(
 
     options = ServeOptions(plan, exchanges, speed, ping_interval, retry_after, on_exchange=_log)
     api = MockAPI(options, host, port)
+    api.log.take_over("aiohttp", "asyncio")
     try:
         asyncio.run(_serve(api, file))
-    except KeyboardInterrupt:
-        click.echo("claude-doctor serve: stopped", err=True)
+    except KeyboardInterrupt:  # before the signal handlers were in place, or where there are none
+        pass
     except DoctorError as exc:
         fail(str(exc))
+    click.echo("claude-doctor serve: stopped", err=True)
 
 
 def _load(path: str) -> list[RecordedExchange]:
@@ -92,17 +94,18 @@ def _load(path: str) -> list[RecordedExchange]:
 
 
 async def _serve(api: MockAPI, file: str | None) -> None:
-    import asyncio
 
     await api.start()
     warn_if_exposed("serve", api.host, "to it and read what it serves")
     what = f"replaying {file}" if file else "synthetic streams"
     click.echo(f"claude-doctor serve: {what}, faults: {api.options.faults.describe()}")
     click.echo(f"listening on {api.url}  (export ANTHROPIC_BASE_URL={api.url}; Ctrl-C to stop)")
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await api.stop()
+    with StopSignals(api.hurry, api.log, "open streams are cut off") as signals:
+        try:
+            await signals.stop.wait()
+        finally:
+            signals.stop.set()  # from now on, a signal hurries the shutdown
+            await api.stop()
 
 
 def _log(exchange: Exchange) -> None:

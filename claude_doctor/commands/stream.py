@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import click
 
@@ -22,14 +21,17 @@ def check_paths(
     clean. Returns the findings, how many files were read, the error lines and the read warnings. A file
     found in a folder that is no recording at all is left out, and its path added to ``skipped``."""
     from ..checks.stream import check_source
+    from ..files import WalkNotes
     from ..recording import find_recordings, open_source, skippable
     from ..recording.model import answered
 
+    notes = WalkNotes()
+    found = find_recordings(paths, notes)
     findings: list[Finding] = []
-    errors: list[str] = []
-    warnings: list[str] = []
+    errors: list[str] = list(notes.unreadable)
+    warnings: list[str] = notes.irregular_note()
     count = 0
-    for path, in_folder in find_recordings(paths):
+    for path, in_folder in found:
         try:
             source = open_source(path)
         except RecordingError as exc:
@@ -89,14 +91,18 @@ def stream(ctx: click.Context, files: tuple[str, ...], **options) -> None:
     means every recording in it (other files there are skipped, with a note); `-` reads standard input.
     Gzip-compressed files (`.yaml.gz`) are read as their content. A file in which no exchange got a
     response or an end (a recorder killed inside its first request) is an error, exit 2, not a clean file."""
+    from ..files import named_path_problem
+
     opts = settings(ctx, **options)
     for path in files:
-        if path != "-" and not Path(path).exists():
-            fail(f"{path}: no such file or folder")
+        problem = path != "-" and named_path_problem(path)
+        if problem:
+            fail(problem)
     skipped: list[str] = []
     findings, count, errors, warnings = check_paths(list(files), opts.config, skipped)
     if count == 0 and not errors:
-        fail(f"{', '.join(files)}: no recordings found" + (f" ({skipped_note(skipped)})" if skipped else ""))
+        left_out = ([skipped_note(skipped)] if skipped else []) + warnings  # e.g. a named pipe
+        fail(f"{', '.join(files)}: no recordings found" + (f" ({'; '.join(left_out)})" if left_out else ""))
     if skipped and not opts.quiet:
         click.echo(redact_text(f"claude-doctor: note: {skipped_note(skipped)}"), err=True)
     finish(opts, findings, count, errors, warnings)

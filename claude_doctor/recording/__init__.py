@@ -13,12 +13,15 @@ import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from ..errors import RecordingError
 from . import importers
 from .jsonl import RecordingWriter, read_recording, write_source
 from .model import Chunk, End, Meta, Record, Request, Response, Source
+
+if TYPE_CHECKING:
+    from ..files import WalkNotes
 
 __all__ = [
     "Chunk",
@@ -58,28 +61,38 @@ def open_source(path: str) -> Source:
 
     Raises :class:`RecordingError` (one line naming the file and the problem) for anything that is
     not readable as one of the supported formats."""
+    from ..errors import InputError
+    from ..files import open_regular
+
     if path == "-":
-        return _sniff(sys.stdin.buffer, "<stdin>")
+        source = _sniff(sys.stdin.buffer, "<stdin>")
+        source.records = _closing(source.records, None, source.path)
+        return source
+    if os.path.isdir(path):
+        raise RecordingError(path, "is a directory (give its files, or use `stream DIR`)")
     try:
-        stream = open(path, "rb")  # noqa: SIM115 - closed when the records are exhausted
-    except IsADirectoryError:
-        raise RecordingError(path, "is a directory (give its files, or use `stream DIR`)") from None
-    except OSError as exc:
-        raise RecordingError(path, f"cannot open: {exc.strerror or exc}") from None
+        stream = open_regular(path)  # closed when the records are exhausted
+    except InputError as exc:
+        raise RecordingError(path, exc.problem) from None
     try:
         source = _sniff(stream, path)
     except BaseException:
         stream.close()
         raise
-    source.records = _closing(source.records, stream)
+    source.records = _closing(source.records, stream, path)
     return source
 
 
-def _closing(records: Iterator[Record], stream: IO[bytes]) -> Iterator[Record]:
+def _closing(records: Iterator[Record], stream: IO[bytes] | None, path: str) -> Iterator[Record]:
+    """The records, then the file closed. A line of JSON nested 100,000 deep overflows the parser's
+    recursion in whichever reader meets it: that is this file's one-line error, not an internal one."""
     try:
         yield from records
+    except RecursionError:
+        raise RecordingError(path, "JSON nested too deeply to read") from None
     finally:
-        stream.close()
+        if stream is not None:
+            stream.close()
 
 
 def _peek(stream: IO[bytes], path: str) -> bytes:
@@ -150,6 +163,8 @@ def _whole_document(stream: IO[bytes], head: bytes, path: str) -> Source:
 def _load_json(data: bytes, path: str) -> object:
     try:
         return json.loads(data)
+    except RecursionError:
+        raise RecordingError(path, "JSON nested too deeply to read") from None
     except (ValueError, UnicodeDecodeError):
         first = data.split(b"\n", 1)[0]
         try:
@@ -164,6 +179,8 @@ def _load_yaml(data: bytes, path: str) -> object:
 
     try:
         return yaml.load(data, Loader=_cassette_loader())  # a SafeLoader: no object is built
+    except RecursionError:
+        raise RecordingError(path, "YAML nested too deeply to read") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -244,20 +261,20 @@ class _Rewound(io.RawIOBase):
         return len(data)
 
 
-def find_recordings(paths: list[str]) -> list[tuple[str, bool]]:
+def find_recordings(paths: list[str], notes: WalkNotes | None = None) -> list[tuple[str, bool]]:
     """Expand directories into the files under them that may be recordings (sorted, hidden ones
     skipped). Each path comes with whether it was found in a folder rather than named: see
-    :func:`skippable`."""
+    :func:`skippable`. Folders that cannot be listed and pipes found in folders go to ``notes``."""
+    from ..files import WalkNotes, note_unlisted, regular_files
+
+    notes = notes if notes is not None else WalkNotes()
     found: list[tuple[str, bool]] = []
     for path in paths:
         if path != "-" and os.path.isdir(path):
-            for root, dirs, files in os.walk(path):
+            for root, dirs, files in os.walk(path, onerror=lambda exc: note_unlisted(exc, notes)):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found += [
-                    (os.path.join(root, f), True)
-                    for f in sorted(files)
-                    if format_suffix(f) in RECORDING_SUFFIXES and not f.startswith(".")
-                ]
+                names = [Path(root, f) for f in sorted(files) if format_suffix(f) in RECORDING_SUFFIXES and f[0] != "."]
+                found += [(str(name), True) for name in regular_files(names, notes)]
         else:
             found.append((path, False))
     return found

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import io
 import json
 import re
 import struct
-import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
 from ..errors import RecordingError
+from .encoding import BodyDecoder, codings
 from .model import Chunk, End, Headers, Meta, Record, Request, Response, Source
 
 BLOCK = 1 << 16
@@ -616,47 +615,20 @@ def _vcr_body(side: dict) -> bytes | None:
 
 
 def _decompress(data: bytes, headers: Headers) -> bytes:
-    """Undo each ``Content-Encoding``, last applied first. A recorder that decoded the body but kept
-    the header (vcrpy's ``decode_compressed_response``, test agents) or masked its value (langchain
-    writes ``**REDACTED**`` for every header) leaves text that does not decompress: that text is the
-    body. Raises ``ValueError`` for a binary body that cannot be decoded."""
+    """Undo each ``Content-Encoding``, last applied first (the recorders' own decoder). A recorder that
+    decoded the body but kept the header (vcrpy's ``decode_compressed_response``, test agents) or masked
+    its value (langchain writes ``**REDACTED**`` for every header) leaves text that does not decompress:
+    that text is the body. Raises ``ValueError`` for a binary body that cannot be decoded."""
     value = ",".join(v for k, v in headers if k.lower() == "content-encoding")
-    codings = [c.strip().lower() for c in value.split(",") if c.strip()]
-    if not codings and data[:2] == b"\x1f\x8b":
-        codings = ["gzip"]  # a gzip body whose header a recorder dropped
-    for coding in reversed(codings):
-        try:
-            data = _undo(coding, data)
-        except (LookupError, OSError, EOFError, zlib.error, _brotli_error()) as exc:
-            if _is_text(data):
-                return data
-            why = (
-                ", which claude-doctor cannot decode"
-                if isinstance(exc, LookupError)
-                else f" but does not decompress ({exc})"
-            )
-            raise ValueError(f"its body has Content-Encoding {coding}{why}") from None
-    return data
-
-
-def _undo(coding: str, data: bytes) -> bytes:
-    if coding in ("gzip", "x-gzip"):
-        return gzip.decompress(data)
-    if coding == "deflate":  # RFC 9110 means zlib framing; some servers send raw deflate
-        return zlib.decompress(data) if data[:1] == b"\x78" else zlib.decompress(data, -zlib.MAX_WBITS)
-    if coding == "br":
-        import brotli  # only brotli bodies need it
-
-        return brotli.decompress(data)
-    if coding == "identity":
+    if not codings(value) and data[:2] == b"\x1f\x8b":
+        value = "gzip"  # a gzip body whose header a recorder dropped
+    decoder = BodyDecoder(value)
+    body = decoder.whole(data)
+    if decoder.problem is None:
+        return body
+    if _is_text(data):
         return data
-    raise LookupError(coding)
-
-
-def _brotli_error() -> type[Exception]:
-    import brotli
-
-    return brotli.error
+    raise ValueError(f"its body has {decoder.problem}")
 
 
 def _is_text(data: bytes) -> bool:

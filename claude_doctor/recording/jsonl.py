@@ -12,13 +12,19 @@ from typing import IO, Any
 from .. import __version__
 from ..errors import RecordingError
 from ..fastjson import json_line, loads_fast, parse_json
-from ..keys import KEY_START_AT_END_RE, redact_headers, redact_pieces, redact_text
+from ..keys import redact_headers, redact_pieces, redact_text
 from .model import FORMAT, VERSION, Chunk, End, Headers, Meta, Note, Record, Request, Response, Source
+from .redaction import ChunkRedactor, is_event_stream
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
-MAX_KEY_BYTES = 256  # longer than any key shape
-MAX_HELD_BYTES = 1024 * 1024  # past this a "key" is not one: write it out
 _PIECE = 1 << 20
+MAX_INLINE_BODY = 1 << 20  #: a request body longer than this goes in ``request_body`` lines after its request
+#: request body bytes one ``request_body`` line holds at most: well under what the redactor holds back
+#: while a key may be in flight, so a key split between two lines is still redacted whole
+BODY_PART = 256 * 1024
+#: a body in parts is joined for the checks up to this size (the API's own limit is 32 MB); past it the
+#: checks go without it, with a warning
+MAX_JOINED_BODY = 32 * 1024 * 1024
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -44,7 +50,8 @@ def read_recording(stream: IO[bytes], path: str) -> Source:
         redacted=[str(n) for n in obj["redacted"]] if isinstance(obj.get("redacted"), list) else [],
     )
     source = Source(path, "recording", meta, iter(()))
-    source.records = _records(lines, path, source.warnings)
+    order = _ExchangeOrder(path, source.warnings)
+    source.records = order.records(_records(order.lines(lines), path, source.warnings))
     return source
 
 
@@ -101,22 +108,146 @@ def _parse_line(line: bytes) -> object:
 
 
 def _records(lines: Iterator[tuple[int, bytes, bool]], path: str, warnings: list[str]) -> Iterator[Record]:
+    """The records in order. A request whose body comes in ``request_body`` lines is held until the
+    first line that is not one of them, and then given with its body joined."""
+    pending: _PartsBody | None = None
+    strays: set[int] = set()  # exchanges with request_body lines not right after their request
     for number, line, terminated in lines:
         try:
             obj = _parse_line(line)
         except ValueError as exc:
             if not terminated:
                 warnings.append(f"{path}:{number}: truncated last line ignored (the capture was cut off)")
-                return
+                break
             raise RecordingError(path, f"not valid JSON ({_short(exc)})", number) from None
         if not isinstance(obj, dict):
             raise RecordingError(path, f"expected a JSON object, got {type(obj).__name__}", number)
         try:
+            if obj.get("k") == "request_body":
+                i, data = _index(obj), _bytes_field(obj)
+                if pending is not None and pending.request.i == i:
+                    pending.add(data)
+                elif i not in strays:
+                    strays.add(i)
+                    warnings.append(
+                        f"{path}:{number}: request body lines of exchange {i} away from its request ignored"
+                    )
+                continue
             record = _record(obj)
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
             raise RecordingError(path, f"bad {obj.get('k')!r} line: {_field_problem(exc)}", number) from None
-        if record is not None:
+        if pending is not None:
+            yield pending.joined(path, warnings)
+            pending = None
+        if isinstance(record, Request) and obj.get("parts") is True:
+            pending = _PartsBody(record)
+        elif record is not None:
             yield record
+    if pending is not None:
+        yield pending.joined(path, warnings)
+
+
+class _PartsBody:
+    """A request whose body follows in ``request_body`` lines: the parts are joined up to
+    ``MAX_JOINED_BODY`` (past that only counted, so a reader's memory stays bounded)."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.data = bytearray()
+        self.size = 0
+
+    def add(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size <= MAX_JOINED_BODY:
+            self.data += data
+        else:
+            self.data = bytearray()
+
+    def joined(self, path: str, warnings: list[str]) -> Request:
+        request = self.request
+        if self.size > MAX_JOINED_BODY:
+            warnings.append(
+                f"{path}: exchange {request.i}: request body of {self.size:,} bytes is over "
+                f"{MAX_JOINED_BODY // (1024 * 1024)} MiB: the checks that read the request go without it"
+            )
+        elif self.data:
+            _set_body(request, bytes(self.data))
+        return request
+
+
+def _set_body(request: Request, body: bytes) -> None:
+    """Give a joined body the field the one-line form would have: ``json`` for a JSON object, else
+    ``text`` for UTF-8, else the bytes."""
+    try:
+        parsed = parse_json(body)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        request.json = parsed
+        return
+    try:
+        request.text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        request.body = body
+
+
+class _ExchangeOrder:
+    """Names what is wrong when an exchange's lines are out of order (a second ``end``, an ``end``
+    before any other line of its exchange, lines after the ``end``, a second ``request``): the checks
+    would otherwise read the pieces as exchanges that look fine. A stray ``end`` is dropped; the
+    rest is read as it comes, each defect said once in the source's warnings with its line."""
+
+    def __init__(self, path: str, warnings: list[str]) -> None:
+        self.path = path
+        self.warnings = warnings
+        self.number = 0  # the line just read
+        self.started: dict[int, int] = {}  # exchange → line of its first line (or request)
+        self.ended: dict[int, int] = {}  # exchange → line of its end
+
+    def lines(self, lines: Iterator[tuple[int, bytes, bool]]) -> Iterator[tuple[int, bytes, bool]]:
+        for item in lines:
+            self.number = item[0]
+            yield item
+
+    def records(self, records: Iterator[Record]) -> Iterator[Record]:
+        started = self.started
+        for record in records:
+            common = record.__class__ is Chunk and record.i in started  # by far the most records
+            if common or isinstance(record, Note) or self._in_order(record):
+                yield record
+
+    def _in_order(self, record: Chunk | Request | Response | End) -> bool:
+        i, here = record.i, self.number
+        if i in self.ended:
+            if isinstance(record, End):
+                return self._warn(
+                    f"a second `end` line for exchange {i} (the first is on line {self.ended[i]}); ignored"
+                )
+            self._warn(
+                f"exchange {i} goes on after its `end` (line {self.ended[i]}): two exchanges share index {i}; "
+                "read as two"
+            )
+            del self.ended[i]
+            self.started[i] = here
+            return True
+        if isinstance(record, End):
+            if i not in self.started:
+                return self._warn(f"an `end` line for exchange {i} before any other line of it; ignored")
+            self.ended[i] = here
+            del self.started[i]
+        elif isinstance(record, Request) and i in self.started:
+            self._warn(
+                f"a second `request` line for exchange {i} (the first is on line {self.started[i]}) before its "
+                f"`end`: two exchanges share index {i}"
+            )
+            self.started[i] = here
+        else:
+            self.started.setdefault(i, here)
+        return True
+
+    def _warn(self, text: str) -> bool:
+        self.warnings.append(f"{self.path}:{self.number}: {text}")
+        return False
 
 
 def _field_problem(exc: Exception) -> str:
@@ -150,17 +281,20 @@ def _headers(obj: dict) -> Headers:
     return [(k, v) for k, v in pairs]
 
 
+def _bytes_field(obj: dict) -> bytes:
+    """The bytes of a ``chunk`` or ``request_body`` line: ``text`` (UTF-8) or ``b64``."""
+    if "text" in obj:
+        text = obj["text"]
+        if not isinstance(text, str):
+            raise ValueError("text must be a string")
+        return text.encode("utf-8", "surrogatepass")
+    return base64.b64decode(obj["b64"], validate=True)
+
+
 def _record(obj: dict) -> Record | None:
     kind = obj.get("k")
     if kind == "chunk":
-        if "text" in obj:
-            text = obj["text"]
-            if not isinstance(text, str):
-                raise ValueError("text must be a string")
-            data = text.encode("utf-8", "surrogatepass")
-        else:
-            data = base64.b64decode(obj["b64"], validate=True)
-        return Chunk(_index(obj), _time(obj), data)
+        return Chunk(_index(obj), _time(obj), _bytes_field(obj))
     if kind == "request":
         body = base64.b64decode(obj["b64"], validate=True) if "b64" in obj else None
         return Request(
@@ -206,7 +340,8 @@ class RecordingWriter:
             "+00:00", "Z"
         )
         self._meta_written = False
-        self._held: dict[int, list[tuple[float | None, bytes]]] = {}  # chunks that may end inside a key
+        #: chunks and request body parts, by (kind, exchange), held while a key may be in flight
+        self._held: dict[tuple[str, int], ChunkRedactor] = {}
         self._failed: OSError | None = None
 
     def _write(self, obj: dict) -> None:
@@ -236,7 +371,19 @@ class RecordingWriter:
                 }
             )
 
-    def request(self, i: int, t: float | None, method: str, url: str, headers: Headers, body: bytes | None) -> None:
+    def request(
+        self,
+        i: int,
+        t: float | None,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes | None,
+        parts: bool = False,
+    ) -> None:
+        """Write the request. A body over ``MAX_INLINE_BODY`` bytes, or one still to come (``parts``: the
+        caller sends it with ``request_body`` as it arrives), goes in ``request_body`` lines after it,
+        so that no line grows with the body."""
         safe, names = redact_headers(headers)
         self._meta(names)
         obj: dict[str, Any] = {
@@ -247,8 +394,20 @@ class RecordingWriter:
             "url": redact_text(url),
             "headers": [list(p) for p in safe],
         }
-        obj.update(_body_fields(body))
+        parts = parts or (body is not None and len(body) > MAX_INLINE_BODY)
+        if parts:
+            obj["parts"] = True
+        else:
+            obj.update(_body_fields(body))
         self._write(obj)
+        if parts and body:
+            self.request_body(i, t, body)
+
+    def request_body(self, i: int, t: float | None, data: bytes) -> None:
+        """Write request body bytes (after a ``parts`` request) in lines of at most ``BODY_PART`` bytes,
+        cut between UTF-8 characters; a key split between calls is redacted whole, as in chunks."""
+        for piece in _utf8_slices(data, BODY_PART):
+            self._hold("request_body", i, t, piece)
 
     def response(
         self,
@@ -260,6 +419,8 @@ class RecordingWriter:
         headers: Headers,
     ) -> None:
         self._meta(set())
+        self._release(("request_body", i))
+        self._held[("chunk", i)] = ChunkRedactor(is_event_stream(headers))
         safe, _ = redact_headers(headers)
         self._write(
             {
@@ -274,30 +435,39 @@ class RecordingWriter:
         )
 
     def chunk(self, i: int, t: float | None, data: bytes) -> None:
-        """Write a chunk. One whose end could be the start of a key waits for the next chunk of its
-        exchange, so that a key split across chunks is still found and redacted whole."""
+        """Write a chunk. Chunks wait while a key may be in flight (the bytes end like the start of one,
+        an event is not complete, a content block's text ends like the start of one), so that a key
+        split across chunks or across text deltas is still found and redacted whole (``ChunkRedactor``)."""
         self._meta(set())
-        held = self._held.setdefault(i, [])
-        held.append((t, data))
-        if KEY_START_AT_END_RE.search(_tail(held)) and sum(len(d) for _, d in held) < MAX_HELD_BYTES:
-            return
-        self._release(i)
+        self._release(("request_body", i))
+        self._hold("chunk", i, t, data)
 
-    def _release(self, i: int) -> None:
-        held = self._held.pop(i, [])
-        for (t, _), data in zip(held, redact_pieces([d for _, d in held]), strict=True):
-            self._write({"k": "chunk", "i": i, "t": _round(t), **_chunk_fields(data)})
+    def _hold(self, kind: str, i: int, t: float | None, data: bytes) -> None:
+        redactor = self._held.get((kind, i))
+        if redactor is None:
+            redactor = self._held[kind, i] = ChunkRedactor(event_stream=kind == "chunk")
+        self._write_pieces(kind, i, redactor.push(t, data))
+
+    def _release(self, key: tuple[str, int]) -> None:
+        redactor = self._held.pop(key, None)
+        if redactor is not None:
+            self._write_pieces(*key, redactor.close())
+
+    def _write_pieces(self, kind: str, i: int, pieces: list[tuple[float | None, bytes]]) -> None:
+        for t, data in pieces:
+            self._write({"k": kind, "i": i, "t": _round(t), **_chunk_fields(data)})
 
     def flush(self) -> None:
         """Write every held chunk (the writer's owner calls this, or ``end``, before closing)."""
-        for i in list(self._held):
-            self._release(i)
+        for key in list(self._held):
+            self._release(key)
 
     def end(
         self, i: int, t: float | None, reason: str, error: str | None = None, error_type: str | None = None
     ) -> None:
         self._meta(set())
-        self._release(i)
+        self._release(("request_body", i))
+        self._release(("chunk", i))
         obj: dict[str, Any] = {"k": "end", "i": i, "t": _round(t), "reason": reason}
         if error is not None:
             obj["error"] = redact_text(error)
@@ -310,17 +480,20 @@ class RecordingWriter:
         self._write({"k": "note", "text": redact_text(text)})
 
 
-def _tail(held: list[tuple[float | None, bytes]]) -> bytes:
-    """The last ``MAX_KEY_BYTES`` of the held chunks, however many chunks that takes: a key echoed back
-    in reads of a few bytes each must still be seen whole."""
-    parts: list[bytes] = []
-    size = 0
-    for _, data in reversed(held):
-        parts.append(data)
-        size += len(data)
-        if size >= MAX_KEY_BYTES:
-            break
-    return b"".join(reversed(parts))[-MAX_KEY_BYTES:]
+def _utf8_slices(data: bytes, size: int) -> Iterator[bytes]:
+    """``data`` in slices of at most ``size`` bytes, each cut before a UTF-8 lead byte where one is
+    near, so that text stays ``text`` in the file."""
+    start = 0
+    while len(data) - start > size:
+        cut = start + size
+        back = cut
+        while back > cut - 4 and back > start + 1 and 0x80 <= data[back] < 0xC0:
+            back -= 1
+        cut = back if 0x80 <= data[cut] < 0xC0 and not 0x80 <= data[back] < 0xC0 else cut
+        yield data[start:cut]
+        start = cut
+    if start < len(data):
+        yield data[start:]
 
 
 def _chunk_fields(data: bytes) -> dict[str, str]:

@@ -10,6 +10,9 @@ from typing import Any
 FORMAT = "claude-doctor/recording"
 VERSION = 1
 END_REASONS = ("eof", "reset", "timeout", "cancelled", "error")
+#: The ``error_type`` of a ``cancelled`` end that the recording proxy wrote as it shut down: the proxy,
+#: not the client, cut the exchange off.
+PROXY_STOPPED = "claude_doctor.ProxyStopped"
 
 Headers = list[tuple[str, str]]
 

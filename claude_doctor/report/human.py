@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from ..files import printable
 from ..findings import Finding, Severity
 from . import Report, sort_key
 
@@ -16,7 +17,7 @@ def location(finding: Finding) -> str:
     ``path:cell 2:3:1`` in notebooks, ``path@event 12 (t=3.41s)`` for streams."""
     if finding.path is None and finding.line is None and finding.event is None:
         return ""
-    path = finding.path or "<input>"
+    path = printable(finding.path or "<input>")  # a newline in a file name must not split the line
     if finding.exchange is not None:
         path += f"#{finding.exchange}"
     if finding.line is not None:

@@ -1,9 +1,10 @@
-"""``--format json``: one stable, versioned object (DESIGN.md "Output")."""
+"""``--format json``: one stable, versioned object (its fields are a contract that scripts depend on)."""
 
 from __future__ import annotations
 
 import json
 
+from ..files import valid_utf8
 from ..findings import Finding
 from . import Report, sort_key
 
@@ -35,4 +36,16 @@ def render_json(report: Report) -> str:
         "errors": report.errors,
         "warnings": report.warnings,
     }
-    return json.dumps(payload, ensure_ascii=False, indent=2)
+    return json.dumps(utf8_safe(payload), ensure_ascii=False, indent=2)
+
+
+def utf8_safe(value: object) -> object:
+    """``value`` with every string made encodable as UTF-8 (a file name that is not UTF-8 would
+    otherwise make the whole document invalid, which JSON and SARIF readers reject)."""
+    if isinstance(value, str):
+        return valid_utf8(value)
+    if isinstance(value, dict):
+        return {key: utf8_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [utf8_safe(item) for item in value]
+    return value

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 
 from .. import __version__
 from ..findings import Finding, Severity, all_rules
 from . import Report, sort_key
+from .json_report import utf8_safe
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 _DOCS = "https://github.com/claude-doctor/claude-doctor#"
@@ -20,11 +22,14 @@ PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "requirements.txt", 
 
 
 def _uri(path: str) -> str:
+    """A URI reference (RFC 3986, as SARIF requires): relative to the current folder where it can be,
+    percent-encoded, from the name's bytes (a space is %20, a byte that is not UTF-8 %FF)."""
     p = Path(path)
     try:
-        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return p.as_posix()
+        posix = p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError, RuntimeError):  # elsewhere, or a symlink loop
+        posix = p.as_posix()
+    return urllib.parse.quote(os.fsencode(posix), safe="/")
 
 
 def _has_file(finding: Finding) -> bool:
@@ -106,4 +111,4 @@ def render_sarif(report: Report) -> str:
             }
         ],
     }
-    return json.dumps(log, ensure_ascii=False, indent=2)
+    return json.dumps(utf8_safe(log), ensure_ascii=False, indent=2)

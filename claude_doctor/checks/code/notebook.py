@@ -50,8 +50,10 @@ def parse_notebook(data: bytes) -> tuple[Notebook, ast.Module]:
     try:
         document = json.loads(data.decode("utf-8-sig"))
         raw_cells = document["cells"]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:  # ValueError: bad JSON, not UTF-8, a 5,000-digit number
         raise NotebookError(f"not a Jupyter notebook ({type(exc).__name__}: {exc})") from None
+    except RecursionError:
+        raise NotebookError("not a Jupyter notebook (JSON nested too deeply)") from None
     if not isinstance(raw_cells, list):
         raise NotebookError(f"not a Jupyter notebook (cells is {type(raw_cells).__name__}, not a list)")
     parts: list[str] = []

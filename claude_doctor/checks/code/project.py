@@ -14,9 +14,14 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ...files import resolved_paths
+from ...errors import InputError
+from ...files import MAX_SOURCE_BYTES, read_regular, resolved_paths
 from .resolve import Client, Coroutine, Factory, Function, Resolver, Value
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import Pool
 
 #: A module that can build a client imports the SDK itself (the SDK's own modules import relatively).
 _IMPORTS_SDK = re.compile(rb"^[ \t]*(?:from[ \t]+anthropic\b|import[ \t]+anthropic\b)", re.MULTILINE)
@@ -47,21 +52,18 @@ class Project:
         return None
 
 
-def with_project(options, paths: list[Path]):
-    """``options`` (a checker ``Options``) carrying the index of ``paths``."""
-    return dataclasses.replace(options, project=build_project(paths))
+def with_project(options, paths: list[Path], pool: Pool | None = None):
+    """``options`` (a checker ``Options``) carrying the index of ``paths``; a ``pool`` of worker
+    processes reads the files while this one resolves their paths."""
+    return dataclasses.replace(options, project=build_project(paths, pool))
 
 
-def build_project(paths: list[Path]) -> Project:
-    files: set[str] = set()
-    exports: dict[str, dict[str, Value]] = {}
+def build_project(paths: list[Path], pool: Pool | None = None) -> Project:
     python = [path for path in paths if path.suffix == ".py"]
-    for path, real in zip(python, resolved_paths(python)):
-        resolved = str(real)
-        files.add(resolved)
-        found = _module_exports(path)
-        if found:
-            exports[resolved] = found
+    pending = pool.map_async(_module_exports, python) if pool is not None else None
+    files = resolved_paths(python)
+    per_file = pending.get() if pending is not None else map(_module_exports, python)
+    exports = {real: found for real, found in zip(files, per_file) if found}
     names = frozenset(name for found in exports.values() for name in found)
     return Project(exports, frozenset(files), names)
 
@@ -69,8 +71,8 @@ def build_project(paths: list[Path]) -> Project:
 def _module_exports(path: Path) -> dict[str, Value]:
     """The module-level names of one file that are clients or client factories."""
     try:
-        data = path.read_bytes()
-    except OSError:
+        data = read_regular(path, MAX_SOURCE_BYTES)  # within the limit the file's own check keeps
+    except InputError:
         return {}
     if b"anthropic" not in data or not _IMPORTS_SDK.search(data):
         return {}

@@ -1,7 +1,7 @@
 """CD2xx: the streaming and asyncio mistakes in code that calls the Anthropic SDK.
 
 Definitions only (stdlib imports), so that ``rules``/``explain`` load them without the checker.
-Each ``why`` quotes the exception text or behaviour a user sees (protocol.md §4-§5, lint-ux.md §A1,
+Each ``why`` quotes the exception text or behaviour a user sees (the SDK 2.x source and its own error messages,
 measured against anthropic 2.x) so that searching for an error message finds the rule."""
 
 from __future__ import annotations

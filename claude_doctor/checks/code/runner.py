@@ -13,6 +13,8 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...errors import InputError
+from ...files import MAX_NOTEBOOK_BYTES, MAX_SOURCE_BYTES, NotRegularFile, TooLarge, read_regular
 from ...findings import Finding
 from ...noqa import silences
 from .checker import Checker, Hit, Options
@@ -82,11 +84,22 @@ def parse_source(text: str) -> ast.Module:
         newer = newer_syntax(text)
         if newer:
             raise NewerSyntax(f"{newer}: skipped") from None
-        raise Unreadable(f"syntax error on line {exc.lineno}: {exc.msg}") from None
+        raise Unreadable(_syntax_problem(text, exc)) from None
     except ValueError as exc:
         raise Unreadable(f"not Python source ({exc})") from None
     except (RecursionError, MemoryError):
         raise Unreadable("too deeply nested to parse") from None
+
+
+def _syntax_problem(text: str, exc: SyntaxError) -> str:
+    """The one-line reason; a NUL byte makes the parser give up before it counts lines, so it is
+    located here."""
+    if exc.lineno is not None:
+        return f"syntax error on line {exc.lineno}: {exc.msg}"
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        return f"not Python source: a NUL byte on line {line}"
+    return f"not Python source ({exc.msg})"
 
 
 def check_source(text: str, path: str, options: Options) -> list[Finding]:
@@ -146,9 +159,11 @@ def check_file(path: Path, options: Options) -> FileResult:
     """One file, as a result that crosses process boundaries."""
     shown = str(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return FileResult(shown, error=f"{shown}: cannot read ({exc.strerror or exc})")
+        data = read_regular(path, MAX_NOTEBOOK_BYTES if path.suffix == ".ipynb" else MAX_SOURCE_BYTES)
+    except (NotRegularFile, TooLarge) as exc:  # a pipe found in a folder, generated code: left out, said
+        return FileResult(shown, warnings=[str(exc)], skipped=True)
+    except InputError as exc:
+        return FileResult(shown, error=str(exc))
     try:
         if path.suffix == ".ipynb":
             findings, notes = check_notebook(data, shown, options)
@@ -168,11 +183,12 @@ def check_file(path: Path, options: Options) -> FileResult:
 def check_files(paths: list[Path], options: Options, jobs: int | None = None) -> list[FileResult]:
     """Every file's result, in order; many files are checked by one process per core."""
     jobs = jobs or os.cpu_count() or 1
-    options = with_project(options, paths)  # clients other checked modules hand out (project.py)
     if jobs < 2 or len(paths) < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
+        options = with_project(options, paths)  # clients other checked modules hand out (project.py)
         return [check_file(path, options) for path in paths]
     chunks = [paths[i::jobs] for i in range(jobs)]
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        options = with_project(options, paths, pool)  # the workers read the files for it too
         parts = pool.starmap(_check_chunk, [(chunk, options) for chunk in chunks])
     by_path = {result.path: result for part in parts for result in part}
     return [by_path[str(path)] for path in paths]

@@ -6,33 +6,36 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-from ...files import project_files, resolved_paths
+from ...files import WalkNotes, named_path_problem, project_files, resolved_paths
 
 SUFFIXES = (".py", ".ipynb")
 
 
 def collect_files(
-    targets: list[Path], exclude: list[str], root: Path | None, virtualenvs: list[Path] | None = None
+    targets: list[Path], exclude: list[str], root: Path | None, notes: WalkNotes | None = None
 ) -> tuple[list[Path], list[str]]:
-    """The files to check under ``targets``, and one error line per target that does not exist.
-    A file named explicitly is always checked; files found by walking a folder honour ``exclude``
-    and leave out virtualenvs (added to ``virtualenvs``, for the note that says so)."""
+    """The files to check under ``targets``, and one error line per target that cannot be checked
+    (missing, a pipe, a folder that cannot be listed). A file named explicitly is always checked;
+    files found by walking a folder honour ``exclude`` and leave out virtualenvs and pipes (added to
+    ``notes``, for the note that says so)."""
+    notes = notes if notes is not None else WalkNotes()
     files: list[Path] = []
     errors: list[str] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for target in targets:
-        if target.is_file():
-            found = [target]
-        elif target.is_dir():
-            found = [f for f in project_files(target, SUFFIXES, virtualenvs) if not _excluded(f, exclude, root)]
-        else:
-            errors.append(f"{target}: no such file or directory")
+        problem = named_path_problem(target)
+        if problem:
+            errors.append(problem)
             continue
+        if target.is_dir():
+            found = [f for f in project_files(target, SUFFIXES, notes) if not _excluded(f, exclude, root)]
+        else:
+            found = [target]
         for path, key in zip(found, resolved_paths(found)):
             if key not in seen:
                 seen.add(key)
                 files.append(path)
-    return files, errors
+    return files, errors + notes.unreadable
 
 
 def _excluded(path: Path, patterns: list[str], root: Path | None) -> bool:
@@ -41,7 +44,7 @@ def _excluded(path: Path, patterns: list[str], root: Path | None) -> bool:
         return False
     try:
         relative = path.resolve().relative_to(root).as_posix() if root else path.as_posix()
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside root, or a symlink loop (read later, and named)
         relative = path.as_posix()
     parts = Path(relative).parts
     for pattern in patterns:
