@@ -6,7 +6,6 @@ the real SDK; no key and no network beyond 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gzip
 import hashlib
@@ -33,6 +32,7 @@ from claude_doctor.recording import Request, open_source
 from claude_doctor.recording.jsonl import BODY_PART
 from claude_doctor.serve import MockAPI, ServeOptions
 from tests.conftest import ROOT
+from tests.loopback import app_server
 
 #: A key-shaped canary (108 chars, random body): it must reach the upstream and no file or output.
 CANARY = (
@@ -80,33 +80,11 @@ async def _hashing_upstream(request: web.Request) -> web.StreamResponse:
     return response
 
 
-@contextlib.contextmanager
-def hashing_upstream() -> Iterator[str]:
+def hashing_upstream() -> contextlib.AbstractContextManager[str]:
     """The upstream above on a free loopback port, bodies left as sent (no decompression)."""
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", _hashing_upstream)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, access_log=None, auto_decompress=False)
-    ready = threading.Event()
-    port: list[int] = []
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
-        port.append(runner.addresses[0][1])
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    ready.wait()
-    try:
-        yield f"http://127.0.0.1:{port[0]}"
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
+    return app_server(app, auto_decompress=False)
 
 
 def wait_for(predicate, timeout: float = 10.0) -> None:

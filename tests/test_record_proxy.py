@@ -17,7 +17,6 @@ import itertools
 import json
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from claude_doctor.config import Config
 from claude_doctor.faults import parse_faults
 from claude_doctor.recording import Chunk, End, Request, Response, open_source
 from claude_doctor.serve import MockAPI, ServeOptions
+from tests.loopback import app_server
 
 #: A key-shaped canary (108 chars, random body): it must reach the upstream and no recording.
 CANARY = (
@@ -298,33 +298,6 @@ def test_100_concurrent_streams(tmp_path: Path) -> None:
 
 
 # -- headers, compression, secrets ------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def app_server(app: web.Application) -> Iterator[str]:
-    """Any aiohttp app on a free loopback port, in a background thread."""
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, access_log=None)
-    ready = threading.Event()
-    holder: list[int] = []
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
-        holder.append(runner.addresses[0][1])
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    ready.wait()
-    try:
-        yield f"http://127.0.0.1:{holder[0]}"
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
 
 
 async def _echo(request: web.Request) -> web.Response:
