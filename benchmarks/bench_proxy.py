@@ -195,13 +195,13 @@ def alternate(client: Callable, urls: tuple[str, str], query: str, streams: int,
 # -- orchestration -----------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _wait_listening(port: int, timeout: float = 20.0) -> None:
+def wait_listening(port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as sock:
@@ -293,10 +293,10 @@ def main() -> None:
     args = parser.parse_args()
     repeat = args.repeat or (1 if args.quick else 7)
 
-    up_port, proxy_port = _free_port(), _free_port()
+    up_port, proxy_port = free_port(), free_port()
     upstream = multiprocessing.Process(target=_run_upstream, args=(up_port,), daemon=True)
     upstream.start()
-    _wait_listening(up_port)
+    wait_listening(up_port)
     out = tempfile.mkdtemp(prefix="bench-proxy-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_") and "proxy" not in k.lower()}
     proxy = subprocess.Popen(
@@ -306,7 +306,7 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    _wait_listening(proxy_port)
+    wait_listening(proxy_port)
     urls = (f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{proxy_port}")
     try:
         for url in urls:  # warm up both paths and both clients

@@ -42,7 +42,6 @@ import random
 import secrets
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -50,6 +49,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench_proxy import free_port, wait_listening
 
 #: fault mix: the path prefix a client picks (uniformly) -> the ``serve`` faults behind it
 FAULTS = {
@@ -282,22 +283,6 @@ def leaked(texts: dict[str, bytes], key: str) -> list[str]:
     return [name for name, text in texts.items() if any(n in text for n in needles)]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_listening(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"nothing listening on {port}")
-
-
 def _warm(url: str, key: str) -> None:
     """A few clean exchanges, so the baseline is a proxy that has served, not one just started."""
     import anthropic
@@ -314,10 +299,10 @@ def run(args: argparse.Namespace) -> tuple[list[dict], str]:
     key = canary()
     work = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     out, proxy_out, proxy_err = work / "recordings", work / "proxy.out", work / "proxy.err"
-    up_port, proxy_port = _free_port(), _free_port()
+    up_port, proxy_port = free_port(), free_port()
     upstream = multiprocessing.Process(target=_run_upstream, args=(up_port,), daemon=True)
     upstream.start()
-    _wait_listening(up_port)
+    wait_listening(up_port, timeout=30.0)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_") and "proxy" not in k.lower()}
     with proxy_out.open("wb") as stdout, proxy_err.open("wb") as stderr:
         proxy = subprocess.Popen(
@@ -329,7 +314,7 @@ def run(args: argparse.Namespace) -> tuple[list[dict], str]:
         )
     url = f"http://127.0.0.1:{proxy_port}"
     try:
-        _wait_listening(proxy_port)
+        wait_listening(proxy_port, timeout=30.0)
         _warm(url, key)
         base_rss, base_fds = _settle(proxy.pid, 2)
         watch = Watch(proxy.pid)
