@@ -1,7 +1,8 @@
-"""The faults ``serve`` can inject (the README's fault table), parsed from ``NAME[:ARG]`` into one plan.
+"""The faults ``serve`` can inject (the fault table of docs/serve.md), parsed from ``NAME[:ARG]`` into one plan.
 
 Kept free of aiohttp so that the CLI can reject a bad ``--fault`` before importing a server, and so
 that users' tests can build a plan (``parse_faults(["stall:2", "no-pings"])``) without a server.
+:mod:`claude_doctor.serve.faults` applies the plan to each answer.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ ERROR_TYPES = (
     "conflict_error",
 )
 
-#: name -> (argument shown in help, one-line description). The order is the order of the README's fault table.
+#: name -> (argument shown in help, one-line description). The order is the order of docs/serve.md's fault table.
 FAULTS: dict[str, tuple[str, str]] = {
     "truncate": ("[:N]", "close the body cleanly after N events (default 4), without message_stop"),
     "stall": (":SECONDS", "go silent mid-stream for SECONDS (no bytes, no pings), then carry on"),

@@ -1,7 +1,7 @@
 """Findings, severities and the one rule registry.
 
 Every rule is defined next to the check that emits it (``checks/stream.py``, ``checks/code/``, …) by
-calling :func:`define`. ``rules``, ``explain``, SARIF, ``--select`` and the README table all read the
+calling :func:`define`. ``rules``, ``explain``, SARIF, ``--select`` and docs/rules.md all read the
 registry, so a rule's code, name, explanation and fix live in exactly one place.
 """
 
@@ -50,7 +50,9 @@ class Area(enum.StrEnum):
 @dataclass(frozen=True)
 class Rule:
     """A rule as ``rules`` and ``explain`` show it. ``why`` is one paragraph; ``symptoms`` are the
-    exception texts or behaviour a user actually sees, so that searching for an error finds the rule."""
+    exception texts or behaviour a user actually sees, so that searching for an error finds the rule;
+    ``example`` shows the problem as it looks (code, bytes on the wire, a setting) and ``use_instead``
+    the same thing done right, verbatim (``explain`` prints them as they are written)."""
 
     code: str
     name: str
@@ -60,6 +62,8 @@ class Rule:
     why: str
     fix: str
     symptoms: tuple[str, ...] = ()
+    example: str = ""
+    use_instead: str = ""
 
 
 _RULES: dict[str, Rule] = {}
@@ -83,11 +87,14 @@ def define(
     why: str,
     fix: str,
     symptoms: tuple[str, ...] = (),
+    example: str = "",
+    use_instead: str = "",
 ) -> Rule:
     """Register a rule; called at import time by the module that implements it."""
     if code in _RULES and _RULES[code].name != name:
         raise ValueError(f"rule code {code} defined twice")
-    rule = Rule(code, name, area, severity, summary, " ".join(why.split()), " ".join(fix.split()), symptoms)
+    why, fix = " ".join(why.split()), " ".join(fix.split())
+    rule = Rule(code, name, area, severity, summary, why, fix, symptoms, example.strip("\n"), use_instead.strip("\n"))
     _RULES[code] = rule
     return rule
 

@@ -3,6 +3,7 @@ and an exit status (0 clean, 1 findings at or above --fail-on, 2 unreadable inpu
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -77,6 +78,27 @@ def idle_gap_option(func: Callable) -> Callable:
     )(func)
 
 
+def parse_speed(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """``--speed 2`` plays twice as fast; ``max`` drops every wait that is not a fault's own."""
+    if value == "max":
+        return math.inf
+    try:
+        speed = float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number or 'max'") from None
+    if not speed > 0 or math.isinf(speed):
+        raise click.BadParameter("must be a positive number or 'max'")
+    return speed
+
+
+def speed_option(func: Callable) -> Callable:
+    """``--speed 1|2|…|max`` for the commands that play a stream at its pace (``serve``, ``replay``)."""
+    option = click.option(
+        "--speed", default="1", callback=parse_speed, metavar="1|2|…|max", help="Pace multiplier [1]."
+    )
+    return option(func)
+
+
 @dataclass
 class Settings:
     """Resolved options: command line, then the group's options, then pyproject.toml, then defaults."""
@@ -114,10 +136,12 @@ def settings(ctx: click.Context, config_from: Path | None = None, **given) -> Se
         config.idle_gap = given["idle_gap"]
     no_color = pick("no_color") or bool(os.environ.get("NO_COLOR"))
     fmt = pick("fmt") or "human"
+    config.select = pick("select") or config.select  # the stream checks run only for selected rules
+    config.ignore = (pick("ignore") or []) + config.ignore
     return Settings(
         fmt=fmt,
-        select=pick("select") or config.select,
-        ignore=(pick("ignore") or []) + config.ignore,
+        select=config.select,
+        ignore=config.ignore,
         fail_on=pick("fail_on") or config.fail_on,
         color=not no_color and fmt == "human" and sys.stdout.isatty(),
         quiet=bool(pick("quiet")),

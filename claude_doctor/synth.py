@@ -1,5 +1,6 @@
-"""Realistic Messages API streams, built in code: the bundled recordings, the tests and ``serve``
-all use these so that a synthetic stream looks exactly like the API's (the event grammar of the Messages API's streaming docs)."""
+"""Realistic Messages API streams, built in code: the bundled recordings, the tests and ``serve`` all
+use these so that a synthetic stream looks exactly like the API's (the event grammar of the Messages
+API's streaming docs). Every synthetic stream ``serve`` sends is built here (:func:`message_events`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 API_VERSION = "2026-10-21"
 DEFAULT_MODEL = "claude-sonnet-4-6"
+REQUEST_ID = "req_011CVZvLoGLsEeCaHq8SbzJE"  #: the request id of the fixed streams built here
 
 
 def sse(name: str, data: Any) -> bytes:
@@ -71,15 +73,15 @@ def message_delta(stop_reason: str = "end_turn", output_tokens: int = 12) -> byt
 MESSAGE_STOP = sse("message_stop", {"type": "message_stop"})
 
 
-def error_event(error_type: str = "overloaded_error", message: str = "Overloaded") -> bytes:
-    return sse(
-        "error",
-        {
-            "type": "error",
-            "error": {"type": error_type, "message": message},
-            "request_id": "req_011CVZvLoGLsEeCaHq8SbzJE",
-        },
-    )
+def error_payload(error_type: str, message: str, request_id: str = REQUEST_ID) -> dict:
+    """The API's error object: the body of an HTTP error, and the data of ``event: error``."""
+    return {"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id}
+
+
+def error_event(
+    error_type: str = "overloaded_error", message: str = "Overloaded", request_id: str = REQUEST_ID
+) -> bytes:
+    return sse("error", error_payload(error_type, message, request_id))
 
 
 def text_block(index: int, words: list[str]) -> list[bytes]:
@@ -109,6 +111,43 @@ def text_message(words: list[str], stop_reason: str = "end_turn", model: str = D
     return [message_start(model), PING, *text_block(0, words), message_delta(stop_reason, len(words)), MESSAGE_STOP]
 
 
+def message_events(message: dict) -> list[bytes]:
+    """The wire events the API streams for the complete ``message`` (a Messages API response body):
+    message_start with no content, each block as start, deltas, stop (a ping after the first block
+    starts, as the API sends it), then message_delta and message_stop. ``serve`` answers with these."""
+    start = {**message, "content": [], "stop_reason": None, "usage": {**message["usage"], "output_tokens": 1}}
+    events = [sse("message_start", {"type": "message_start", "message": start})]
+    for index, block in enumerate(message["content"]):
+        wire = _block_events(index, block)
+        if index == 0:
+            wire.insert(1, PING)
+        events += wire
+    events += [message_delta(message["stop_reason"], message["usage"]["output_tokens"]), MESSAGE_STOP]
+    return events
+
+
+def _block_events(index: int, block: dict) -> list[bytes]:
+    """A complete content block streamed: text a few words per delta, thinking then its signature, tool
+    input as JSON cut every 12 characters."""
+    if block["type"] == "text":
+        return text_block(index, _word_groups(block["text"], 3))
+    if block["type"] == "thinking":
+        return thinking_block(index, _word_groups(block["thinking"], 4), block["signature"])
+    raw = json.dumps(block["input"], ensure_ascii=False)
+    return tool_use_block(index, block["name"], [raw[i : i + 12] for i in range(0, len(raw), 12)], block["id"])
+
+
+def _word_groups(text: str, size: int) -> list[str]:
+    """Split text into deltas of ``size`` words, the way the model streams it."""
+    parts = text.split(" ")
+    return [" ".join(parts[i : i + size]) + (" " if i + size < len(parts) else "") for i in range(0, len(parts), size)]
+
+
+def event_name(wire: bytes) -> str:
+    """The ``event:`` name of one wire event built here."""
+    return wire[len(b"event: ") : wire.index(b"\n")].decode()
+
+
 def json_message(
     text: str, stop_reason: str = "end_turn", model: str = DEFAULT_MODEL, output_tokens: int = 12
 ) -> bytes:
@@ -129,14 +168,7 @@ def json_message(
 
 
 def error_body(error_type: str, message: str) -> bytes:
-    return json.dumps(
-        {
-            "type": "error",
-            "error": {"type": error_type, "message": message},
-            "request_id": "req_011CVZvLoGLsEeCaHq8SbzJE",
-        },
-        separators=(",", ":"),
-    ).encode()
+    return json.dumps(error_payload(error_type, message), separators=(",", ":")).encode()
 
 
 #: Text deltas as the API sends them: a word or two each, with their leading spaces.

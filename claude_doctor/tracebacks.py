@@ -1,4 +1,5 @@
-"""``claude-doctor explain -``: which streaming failure a traceback or error text shows.
+"""``claude-doctor explain -``: which streaming failure a traceback or error text shows (as data and
+as the text to print; the command prints it and sets the exit status).
 
 Each pattern is the text a user actually sees (the SDK's retry and streaming code; the streaming guide's nine
 classic failures), mapped to the rule whose page explains it. Patterns are tried in order, most
@@ -11,10 +12,9 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-import click
-
 from .findings import Rule, get_rule
 from .keys import redact_text
+from .rule_pages import rule_page
 
 
 @dataclass(frozen=True)
@@ -208,37 +208,26 @@ def _evidence_line(text: str, hit: re.Match[str]) -> str:
     return redact_text(line if len(line) <= 200 else line[:197] + "…")
 
 
-def explain_text(text: str, fmt: str = "human") -> int:
-    """Print what ``text`` shows; returns the exit status: 0 when a failure was recognised, 1 when not."""
-    matches = diagnose(text)
+def render_matches(matches: list[Match], fmt: str = "human") -> str:
+    """What ``explain`` prints for a text's matches: the first one's rule page and the others in a line
+    each, or one line saying none was recognised; as JSON, every match with its fix."""
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "matches": [
-                        {
-                            "code": m.rule.code,
-                            "name": m.rule.name,
-                            "says": m.says,
-                            "evidence": m.evidence,
-                            "fix": m.rule.fix,
-                        }
-                        for m in matches
-                    ]
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
-        return 0 if matches else 1
+        return json.dumps({"matches": [_match_dict(m) for m in matches]}, ensure_ascii=False, indent=2)
     if not matches:
-        click.echo("No known Claude streaming failure in this text. `claude-doctor rules` lists what is recognised.")
-        return 1
-    from .commands.rules import rule_page
-
+        return "No known Claude streaming failure in this text. `claude-doctor rules` lists what is recognised."
     first, *others = matches
-    click.echo(f"{first.rule.code} {first.rule.name}: {first.says}\n  seen: {first.evidence}\n")
-    click.echo(rule_page(first.rule))
-    for other in others:
-        click.echo(f"\nAlso: {other.rule.code} {other.rule.name}: {other.says}\n  seen: {other.evidence}")
-    return 0
+    parts = [f"{first.rule.code} {first.rule.name}: {first.says}\n  seen: {first.evidence}\n", rule_page(first.rule)]
+    parts += [
+        f"\nAlso: {other.rule.code} {other.rule.name}: {other.says}\n  seen: {other.evidence}" for other in others
+    ]
+    return "\n".join(parts)
+
+
+def _match_dict(match: Match) -> dict:
+    return {
+        "code": match.rule.code,
+        "name": match.rule.name,
+        "says": match.says,
+        "evidence": match.evidence,
+        "fix": match.rule.fix,
+    }

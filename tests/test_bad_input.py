@@ -20,7 +20,8 @@ from claude_doctor.checks.stream import check_source
 from claude_doctor.config import Config
 from claude_doctor.errors import DoctorError
 from claude_doctor.recording import open_source
-from tests.conftest import RECORDINGS, ROOT, run_cli
+from tests.conftest import RECORDINGS, ROOT
+from tests.conftest import invoke_cli as run_cli  # in-process (the fast layer)
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 META = (

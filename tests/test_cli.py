@@ -4,12 +4,12 @@ colour, config, and start-up that never pays for the SDK."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 
 from claude_doctor.findings import all_rules
-from tests.conftest import RECORDINGS, ROOT, run_cli
+from tests.conftest import RECORDINGS, ROOT
+from tests.conftest import invoke_cli as run_cli  # in-process (the fast layer)
 
 TRUNCATED = str(RECORDINGS / "cd104-truncated-stream.jsonl")
 REFUSAL = str(RECORDINGS / "cd107-refusal.jsonl")  # an info finding
@@ -46,26 +46,6 @@ def test_explain_unknown_rule_is_a_usage_error():
     assert (
         result.stderr.strip() == "claude-doctor: error: unknown rule 'CD999' (run `claude-doctor rules` for the list)"
     )
-
-
-def test_readme_rule_table_matches_the_registry():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = re.search(r"<!-- rules:start -->\n(.*?)\n<!-- rules:end -->", readme, re.S)
-    assert table, "README.md lacks the generated rules table"
-    assert table.group(1).strip() == run_cli("rules", "--format", "markdown").stdout.strip(), (
-        "README rules table is stale: regenerate it with `claude-doctor rules --format markdown`"
-    )
-
-
-def test_readme_quick_start_output_is_what_the_command_prints():
-    """The quick start's excerpt is the first thing a user compares with their screen."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    excerpt = re.search(r"Part of what it prints:\n\n```\n(.*?)\n```", readme, re.S)
-    assert excerpt, "README.md lacks the quick start's output excerpt"
-    shown = [line for line in excerpt.group(1).splitlines() if line.strip() and line != "…"]
-    printed = run_cli("stream", "recordings/").stdout.splitlines()
-    assert shown[-1] == printed[-1]  # the summary line
-    assert [line for line in shown if line not in printed] == []
 
 
 def test_select_and_ignore_by_code_prefix_and_name():

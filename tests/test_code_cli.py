@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tests.code_cases.helpers import check, found, write
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli as run_cli  # in-process (the fast layer)
 
 ASYNC_WITH = """
     from anthropic import AsyncAnthropic

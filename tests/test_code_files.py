@@ -13,7 +13,7 @@ import pytest
 
 from claude_doctor.checks.code.notebook import python_of_cell
 from tests.code_cases.helpers import check, found, write
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli as run_cli  # in-process (the fast layer)
 from tests.test_doctor import make_key
 
 COOKBOOK = "anthropics/anthropic-cookbook@4b36a1e1f64361397f4cbe4fbc7cdace338f16f8"

@@ -19,7 +19,8 @@ from claude_doctor.checks.code import runner
 from claude_doctor.checks.code.checker import Checker, Options
 from claude_doctor.checks.code.prefilter import NEEDS, imports, may_hold_finding, possible_rules
 from claude_doctor.findings import all_rules
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT
+from tests.conftest import invoke_cli as run_cli  # in-process (the fast layer)
 
 OPTIONS = Options(sdk_major=2)  # as with anthropic 2.x installed, so CD218/CD219 are checked too
 

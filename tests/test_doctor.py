@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import RECORDINGS, CliResult, run_cli
+from .conftest import RECORDINGS, CliResult
+from .conftest import invoke_cli as run_cli  # in-process (the fast layer)
 
 AREAS = ("Environment", "Code", "Secrets", "Streams")
 MARK = {"ok": "✓", "warn": "!", "bad": "✗"}

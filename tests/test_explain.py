@@ -22,7 +22,7 @@ import pytest
 
 from claude_doctor.serve import running
 
-from .conftest import run_cli
+from .conftest import invoke_cli as run_cli  # in-process (the fast layer)
 
 MODEL = "claude-sonnet-4-6"
 SSE_START = (

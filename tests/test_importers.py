@@ -14,7 +14,8 @@ import yaml
 
 from claude_doctor import synth
 from claude_doctor.recording import Chunk, End, RecordingWriter, Request, Response, importers, open_source
-from tests.conftest import RECORDINGS, run_cli
+from tests.conftest import RECORDINGS
+from tests.conftest import invoke_cli as run_cli  # in-process (the fast layer)
 
 IMPORTS = RECORDINGS / "imports"
 URL = "https://api.anthropic.com/v1/messages"

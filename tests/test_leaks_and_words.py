@@ -26,7 +26,8 @@ from claude_doctor.recording import RecordingWriter, open_source
 from claude_doctor.recording.model import Chunk, Note
 from claude_doctor.serve import running
 from claude_doctor.sse import SSEDecoder
-from tests.conftest import CliResult, run_cli
+from tests.conftest import CliResult
+from tests.conftest import invoke_cli as run_cli  # in-process (the fast layer)
 from tests.test_canary import Canary
 
 #: an app as users write it: stream, keep the text, print nothing of it

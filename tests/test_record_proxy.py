@@ -200,15 +200,23 @@ def test_chunks_arrive_at_the_pace_they_were_sent(tmp_path: Path) -> None:
         (exchange,) = captured(proxy, 1)
     direct_at, proxied_at = _arrivals(direct), _arrivals(proxied)
     assert direct_at[-1][0] == proxied_at[-1][0] and len(direct) >= 10
-    # against a direct run (two runs of serve's own timers, so compare the typical chunk)
-    deltas = [abs(_time_at(proxied_at, offset) - t) for offset, t in direct_at]
-    assert statistics.median(deltas) < 0.003, deltas
+    # The baseline is the pace itself, measured in this run: a proxy that held a chunk back until the
+    # next one came would add a whole gap; scheduling on a busy machine adds a few ms.
+    gap = statistics.median(b[1] - a[1] for a, b in itertools.pairwise(direct_at))
+    # against a direct run: two runs of serve's own timers drift apart on a busy machine, so compare
+    # the pace (the time between chunks), for the typical chunk
+    proxied_then = [_time_at(proxied_at, offset) for offset, _ in direct_at]
+    deltas = [
+        abs((p2 - p1) - (d2[1] - d1[1]))
+        for (p1, p2), (d1, d2) in zip(itertools.pairwise(proxied_then), itertools.pairwise(direct_at))
+    ]
+    assert statistics.median(deltas) < gap / 4, (gap, deltas)
     # against the same run: when the proxy got each chunk (its recording) and when the client did
     records = [r for r in open_source(exchange.recording).records if isinstance(r, Chunk)]
     tapped = _arrivals([(r.t, r.data) for r in records])
     added = [abs(_time_at(proxied_at, offset) - t) for offset, t in tapped]
-    assert statistics.median(added) < 0.002, added
-    assert max(added) < 0.010, added
+    assert statistics.median(added) < gap / 4, (gap, added)
+    assert sum(a >= gap for a in added) <= 1, (gap, added)
 
 
 def test_a_stall_does_not_hold_back_bytes_before_it(tmp_path: Path) -> None:

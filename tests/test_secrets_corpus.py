@@ -1,5 +1,5 @@
 """Recall and false positives of `claude-doctor secrets` against stock `detect-secrets scan`, both run
-on the same freshly generated corpus in the same test; the table is printed for the README."""
+on the same freshly generated corpus in the same test; the table is printed for docs/commands.md."""
 
 from __future__ import annotations
 

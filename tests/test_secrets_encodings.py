@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from claude_doctor.keys import BASE64_MARKS, find_base64_keys, fingerprint
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli as run_cli  # in-process (the fast layer)
 from tests.secrets_corpus.corpus import fake_key, marker_values
 from tests.test_secrets_scan import recording
 

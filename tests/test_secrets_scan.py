@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from claude_doctor.keys import find_keys, fingerprint, is_placeholder
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli as run_cli  # in-process (the fast layer)
 from tests.secrets_corpus.corpus import fake_key, marker_values, materialize, target_name, templates
 
 DETECT_SECRETS = str(Path(sys.executable).with_name("detect-secrets"))

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RECORDINGS, run_cli
+from tests.conftest import RECORDINGS
+from tests.conftest import invoke_cli as run_cli  # in-process (the fast layer)
 
 TRUNCATED = str(RECORDINGS / "cd104-truncated-stream.jsonl")
 FOR_THE_LIST = "(run `claude-doctor rules` for the list)"

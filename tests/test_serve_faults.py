@@ -1,5 +1,5 @@
 """Acceptance: for every fault, the real SDK (sync and async) against ``serve`` on loopback, then the
-same exchange captured by the ``live`` code path and checked, so each row of the README table
+same exchange captured by the ``live`` code path and checked, so each row of docs/serve.md's fault table
 (fault → what the SDK does → our code) is measured here, not asserted from memory."""
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ import pytest
 
 from claude_doctor import sdk_limits, synth
 from claude_doctor.recording import RecordingWriter
-from tests.conftest import RECORDINGS, run_cli
+from tests.conftest import RECORDINGS
+from tests.conftest import invoke_cli as run_cli  # in-process (the fast layer)
 
 STREAM_CODES = [f"CD{n}" for n in range(101, 118)]
 EXAMPLES = sorted(p for p in RECORDINGS.glob("*.jsonl"))

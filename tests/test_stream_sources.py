@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from claude_doctor.recording import Chunk, RecordingWriter, open_source
-from tests.conftest import RECORDINGS, run_cli
+from tests.conftest import RECORDINGS
+from tests.conftest import invoke_cli as run_cli  # in-process (the fast layer)
 
 URL = "https://api.anthropic.com/v1/messages"
 STREAM_REQUEST = json.dumps({"model": "claude-sonnet-4-6", "max_tokens": 64, "stream": True, "messages": []}).encode()

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import RECORDINGS, run_cli
+from .conftest import RECORDINGS
+from .conftest import invoke_cli as run_cli  # in-process (the fast layer)
 
 BROKEN = "def broken(:\n    import anthropic\n"  # names the SDK, so it could hold a finding and is parsed
 WARNS = "import asyncio\n\nloop = asyncio.get_event_loop()\nloop.run_forever()\n"

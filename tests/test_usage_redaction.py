@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import invoke_cli as run_cli  # in-process (the fast layer)
 from tests.secrets_corpus.corpus import fake_key
 
 KEY = fake_key()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -194,3 +194,17 @@ def _git_root(root: Path) -> Path | None:
         if (folder / ".git").exists():
             return folder
     return None
+
+
+#: Each environment rule's code → the function that reports it (CD408, a request that got no answer, is
+#: the stream checks' ``UnreachableCheck``). All of them run whatever is selected: they also gather the
+#: facts the report states when nothing is wrong, and take milliseconds.
+CHECKS_BY_RULE: dict[str, Callable[..., list[Finding]]] = {
+    SDK_MISSING.code: check_sdk,
+    SDK_OUTDATED.code: check_sdk,
+    NO_CREDENTIALS.code: check_credentials,
+    MALFORMED_KEY.code: check_credentials,
+    BASE_URL.code: check_base_url,
+    PROXY_CONFIGURED.code: check_proxy,
+    HOOK_MISSING.code: check_hook,
+}

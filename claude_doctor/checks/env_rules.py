@@ -18,6 +18,8 @@ NO_CREDENTIALS = define(
     fix="""Export the key in the environment the program runs in (`export ANTHROPIC_API_KEY=sk-ant-api03-…`,
     or a `.env` file loaded at start-up and ignored by git), or pass `api_key=` to the client.""",
     symptoms=('TypeError: "Could not resolve authentication method.',),
+    example="$ env | grep ANTHROPIC_                 (nothing)",
+    use_instead="export ANTHROPIC_API_KEY=sk-ant-api03-…",
 )
 
 API_UNREACHABLE = define(
@@ -34,6 +36,8 @@ API_UNREACHABLE = define(
     resolver; for TCP a firewall or egress rule; for TLS a corporate proxy's CA (point SSL_CERT_FILE at
     it); for proxy the HTTPS_PROXY value and its credentials; for HTTP the server at that address.""",
     symptoms=("anthropic.APIConnectionError: Connection error.", "httpx2.ConnectError", "httpx.ConnectError"),
+    example="""httpx2.ConnectError: [Errno -2] Name or service not known   (DNS step)""",
+    use_instead="""ANTHROPIC_BASE_URL=https://api.anthropic.com   # a host the resolver knows""",
 )
 
 SDK_MISSING = define(
@@ -48,6 +52,10 @@ SDK_MISSING = define(
     fix="""Install it into the interpreter that runs your app (`python -m pip install anthropic`, using that
     interpreter's `python`), or point claude-doctor at the right one with `--python .venv/bin/python`.""",
     symptoms=("ModuleNotFoundError: No module named 'anthropic'",),
+    example="""\
+$ .venv/bin/python -c "import anthropic"
+ModuleNotFoundError: No module named 'anthropic'""",
+    use_instead="$ .venv/bin/python -m pip install anthropic",
 )
 
 SDK_OUTDATED = define(
@@ -62,6 +70,10 @@ SDK_OUTDATED = define(
     retries is not what your code will see.""",
     fix="""Upgrade (`python -m pip install -U anthropic`) and read the SDK's MIGRATION.md for the 1.0 changes
     (httpx2 objects, sampling parameters through `extra_body`).""",
+    example="""\
+$ .venv/bin/python -m pip show anthropic
+Version: 0.40.0""",
+    use_instead="$ .venv/bin/python -m pip install -U anthropic",
 )
 
 MALFORMED_KEY = define(
@@ -77,6 +89,8 @@ MALFORMED_KEY = define(
     fix="""Set the variable to the bare key with no quotes or spaces (`export ANTHROPIC_API_KEY=sk-ant-api03-…`),
     or create a new key in the Console if this one was truncated.""",
     symptoms=("AuthenticationError", "invalid x-api-key", "Error code: 401"),
+    example="""ANTHROPIC_API_KEY="sk-ant-api03-…"     (in a .env file read literally: the quotes are sent)""",
+    use_instead="ANTHROPIC_API_KEY=sk-ant-api03-…",
 )
 
 PROXY_CONFIGURED = define(
@@ -91,6 +105,8 @@ PROXY_CONFIGURED = define(
     fix="""If streams stall or arrive all at once, capture one through the proxy with `claude-doctor live`
     (or `claude-doctor record -- python app.py`) and check it; exempt the API host with
     `NO_PROXY=api.anthropic.com` if policy allows.""",
+    example="HTTPS_PROXY=http://proxy.corp:3128",
+    use_instead="""NO_PROXY=api.anthropic.com              # if policy allows; else check streams through it""",
 )
 
 BASE_URL = define(
@@ -104,6 +120,8 @@ BASE_URL = define(
     answers instead of the API, with its own buffering, timeouts and headers.""",
     fix="""Use `https://` for anything that is not on this machine, and unset the variable when you mean to
     talk to the API itself.""",
+    example="ANTHROPIC_BASE_URL=http://gateway.corp:8080",
+    use_instead="""ANTHROPIC_BASE_URL=https://gateway.corp  # or unset, for the API itself""",
 )
 
 HOOK_MISSING = define(
@@ -117,4 +135,11 @@ HOOK_MISSING = define(
     made, at about the cost of `detect-secrets-hook`.""",
     fix="""Add the hook to `.pre-commit-config.yaml` (see the README's pre-commit section) and run
     `pre-commit install`.""",
+    example="repos: []                               (.pre-commit-config.yaml)",
+    use_instead="""\
+repos:
+  - repo: https://github.com/claude-doctor/claude-doctor
+    rev: v0.1.0
+    hooks:
+      - id: claude-doctor-secrets""",
 )

@@ -4,7 +4,8 @@ events → small checks → findings.
 :class:`StreamAnalyzer` takes records one at a time (from a file, a live capture or the proxy), so
 the same code checks a 1 GB recording in bounded memory and a stream as it happens. Each exchange
 gets an :class:`Exchange` context; each check is a small object with hooks for the response, each
-chunk, the events it asks for, and the end."""
+chunk, the events it asks for, framing problems, and the end. Each check names the rules it reports
+(:data:`CHECKS_BY_RULE`), and only the checks of selected rules run."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 from ..config import Config
 from ..failures import step_from_text
 from ..fastjson import loads_fast, parse_json
-from ..findings import Finding, Rule, Severity
+from ..findings import Finding, Rule, Severity, matches
 from ..recording.encoding import codings, looks_decoded
 from ..recording.model import PROXY_STOPPED, Chunk, End, Note, Record, Request, Response, Source
 from ..sdk_limits import FALLBACK, Vocabulary, beta_request_fields, refuses_without_streaming, sdk_vocabulary
@@ -193,8 +194,13 @@ def beta_request(request: Request | None) -> bool | None:
 
 
 class Check:
-    """A small check. ``events`` names the event types whose parsed data it wants in ``on_event``."""
+    """A small check. ``rules`` are the rules it can report: it runs only when one of them is selected
+    (:data:`CHECKS_BY_RULE` maps each code to its checks), or when a check it ``feeds`` runs (that check
+    reads what this one leaves on the :class:`Exchange`). ``events`` names the event types whose parsed
+    data it wants in ``on_event``."""
 
+    rules: tuple[Rule, ...] = ()
+    feeds: tuple[type[Check], ...] = ()
     events: frozenset[str] = frozenset()
 
     def on_response(self, ex: Exchange) -> None: ...
@@ -202,6 +208,9 @@ class Check:
     def on_chunk(self, ex: Exchange, t: float | None, size: int) -> None: ...
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None: ...
+
+    def on_framing(self, ex: Exchange, problem: str, ev: SSEEvent | None, **words: object) -> None:
+        """The event decoder found ``problem`` (a key of :data:`FRAMING_PROBLEMS`) in the framing."""
 
     def on_end(self, ex: Exchange) -> None: ...
 
@@ -238,6 +247,8 @@ def _body_excerpt(body: bytes) -> str:
 
 class StatusCheck(Check):
     """Non-2xx answers, described with what the error body and headers say."""
+
+    rules = (RATE_LIMITED, AUTH_ERROR, OVERLOADED, REQUEST_ERROR)
 
     def on_end(self, ex: Exchange) -> None:
         status = ex.status
@@ -303,6 +314,8 @@ class UnreachableCheck(Check):
     reports as CD408, seen in a recording (``record`` against an unreachable upstream, the SDK
     transport, a live capture)."""
 
+    rules = (API_UNREACHABLE,)
+
     def on_end(self, ex: Exchange) -> None:
         end = ex.end
         if ex.request is None or ex.response is not None or ex.body_bytes or end is None:
@@ -324,6 +337,10 @@ class UnreachableCheck(Check):
 
 
 class BodyKindCheck(Check):
+    """A body that is not the event stream the request asked for, or a long call that did not stream."""
+
+    rules = (NOT_EVENT_STREAM, STREAM_NOT_ENABLED)
+
     def on_end(self, ex: Exchange) -> None:
         if not ex.ok or ex.body_kind != "json":
             return
@@ -373,6 +390,8 @@ def _bedrock_model(url: str) -> str | None:
 
 class TimingCheck(Check):
     """Silences longer than the ping cadence, a reader that gave up, and bodies held back to the end."""
+
+    rules = (IDLE_GAP, READ_TIMEOUT, BUFFERED_STREAM)
 
     def __init__(self) -> None:
         self.gaps: list[tuple[float, float, str, int | None]] = []  # (length, start, between, event)
@@ -454,6 +473,7 @@ class TimingCheck(Check):
 class GrammarCheck(Check):
     """message_start, then blocks 0, 1, 2 … each start/deltas/stop, then message_delta, message_stop."""
 
+    rules = (TRUNCATED_STREAM, EVENT_ORDER, ERROR_EVENT)
     events = KNOWN_EVENTS - {"ping"}
 
     def __init__(self) -> None:
@@ -635,6 +655,9 @@ def report_stop_reason(ex: Exchange, stop_reason: object, output_tokens: object,
 
 
 class StopReasonCheck(Check):
+    """Answers that ended for a reason other than a finished turn."""
+
+    rules = (MAX_TOKENS_STOP, STOP_REASON)
     events = frozenset({"message_delta"})
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
@@ -665,6 +688,7 @@ class VocabularyCheck(Check):
     ``client.beta.messages``). The core types pass at no cost; others are looked up in the
     installed SDK, which is imported once, and only then."""
 
+    rules = (UNKNOWN_EVENT,)
     events = frozenset({"content_block_delta", "content_block_start", UNKNOWN_TYPES})
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
@@ -724,6 +748,8 @@ class ToolJsonCheck(Check):
     it open: the SDK parses the input after every delta, so input that is not JSON even in part made it
     raise at the last delta it read, and close the stream."""
 
+    rules = (INVALID_TOOL_JSON, EVENT_ORDER)
+    feeds = (GrammarCheck,)  # ex.sdk_raised_at: a stream the SDK closed because it raised is no cut (CD104)
     events = frozenset(
         {"content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"}
     )
@@ -843,6 +869,34 @@ def _json_excerpt(value: object) -> str:
     return shown if len(shown) <= 80 else shown[:77] + "…"
 
 
+# -- SSE framing (CD113) --------------------------------------------------------------------------
+
+#: What the event decoder can find wrong with the framing, by the key each is counted under.
+FRAMING_PROBLEMS = {
+    "oversize": "An event over {mib} MiB; its data was not kept.",
+    "no-data": "Event {name!r} has no data line; the SDK drops it.",
+    "utf8": "Invalid UTF-8 at byte {at}; the SDK raises UnicodeDecodeError.",
+    "not-json": "Event {name!r} has data that is not JSON: {excerpt!r}; the SDK raises a bare json.JSONDecodeError.",
+    "not-object": "Event {name!r} has data that is not a JSON object.",
+    "data-only": "A data-only event (no event: line); the SDK drops such events silently.",
+    "type-mismatch": "Event name {name!r} but data.type {kind!r}; the SDK goes by data.type.",
+    "no-final-blank": "The final event ({name}) has no blank line after it; the SDK discards it.",
+    "bom": "The body starts with a UTF-8 BOM; the SDK then drops the first event and get_final_message() fails "
+    "with AssertionError.",
+}
+
+
+class FramingCheck(Check):
+    """Framing the SDK's SSE decoder trips on. The analysis decodes the events every check reads, and
+    tells this check what it found wrong; each kind of problem is one finding, with a count."""
+
+    rules = (SSE_FRAMING,)
+
+    def on_framing(self, ex: Exchange, problem: str, ev: SSEEvent | None, **words: object) -> None:
+        message = FRAMING_PROBLEMS[problem].format(**words)
+        ex.once(problem, SSE_FRAMING, message, event=ev, t=None if ev else ex.first_byte_t)
+
+
 # -- the analysis ---------------------------------------------------------------------------------
 
 CHECKS: tuple[type[Check], ...] = (
@@ -854,17 +908,36 @@ CHECKS: tuple[type[Check], ...] = (
     GrammarCheck,
     StopReasonCheck,
     VocabularyCheck,
+    FramingCheck,
 )
+
+#: Each stream rule's code → the checks that can report it: what ``--select`` runs, and where to look.
+CHECKS_BY_RULE: dict[str, tuple[type[Check], ...]] = {
+    rule.code: tuple(cls for cls in CHECKS if rule in cls.rules) for cls in CHECKS for rule in cls.rules
+}
+
+
+def checks_for(config: Config) -> tuple[type[Check], ...]:
+    """The checks to run under ``config``'s selection: those that can report a selected rule, and those
+    that feed them; in :data:`CHECKS` order, which is the order their findings come in."""
+    wanted = {cls for cls in CHECKS if any(_selected(rule.code, config) for rule in cls.rules)}
+    wanted |= {cls for cls in CHECKS if not wanted.isdisjoint(cls.feeds)}
+    return tuple(cls for cls in CHECKS if cls in wanted)
+
+
+def _selected(code: str, config: Config) -> bool:
+    return matches(code, config.select) and not matches(code, config.ignore)
 
 
 class _ExchangeAnalysis:
-    """Runs every check over one exchange, decoding its body as it arrives."""
+    """Runs the chosen checks over one exchange, decoding its body as it arrives."""
 
-    def __init__(self, ex: Exchange) -> None:
+    def __init__(self, ex: Exchange, checks: tuple[type[Check], ...] = CHECKS) -> None:
         self.ex = ex
-        self.checks = [cls() for cls in CHECKS]
+        self.checks = [cls() for cls in checks]
         self.decoder = SSEDecoder()
         self.chunk_hooks = [c.on_chunk for c in self.checks if type(c).on_chunk is not Check.on_chunk]
+        self.framing_hooks = [c.on_framing for c in self.checks if type(c).on_framing is not Check.on_framing]
         self.routes: dict[str, list[Callable]] = {kind: [] for kind in KNOWN_EVENTS | {UNKNOWN_TYPES}}
         for check in self.checks:
             for kind in check.events:
@@ -912,16 +985,11 @@ class _ExchangeAnalysis:
     def _event(self, ev: SSEEvent) -> None:
         ex = self.ex
         if ev.oversize:
-            ex.once(
-                "oversize",
-                SSE_FRAMING,
-                f"An event over {self.decoder.max_event_bytes // 2**20} MiB; its data was not kept.",
-                event=ev,
-            )
+            self._framing("oversize", ev, mib=self.decoder.max_event_bytes // 2**20)
             return
         raw = ev.raw
         if raw is None:
-            ex.once("no-data", SSE_FRAMING, f"Event {ev.name!r} has no data line; the SDK drops it.", event=ev)
+            self._framing("no-data", ev, name=ev.name)
             return
         name = ev.name
         if name == "ping" and raw in _PLAIN_PINGS:
@@ -935,25 +1003,15 @@ class _ExchangeAnalysis:
             if obj is None:
                 return
         if not isinstance(obj, dict):
-            ex.once("not-object", SSE_FRAMING, f"Event {name!r} has data that is not a JSON object.", event=ev)
+            self._framing("not-object", ev, name=name)
             return
         kind = obj.get("type")
         if name is None:
-            ex.once(
-                "data-only",
-                SSE_FRAMING,
-                "A data-only event (no event: line); the SDK drops such events silently.",
-                event=ev,
-            )
+            self._framing("data-only", ev)
             if not isinstance(kind, str):
                 return
         elif kind != name:
-            ex.once(
-                "type-mismatch",
-                SSE_FRAMING,
-                f"Event name {name!r} but data.type {kind!r}; the SDK goes by data.type.",
-                event=ev,
-            )
+            self._framing("type-mismatch", ev, name=name, kind=kind)
             if not isinstance(kind, str):
                 return
         routes = self.routes
@@ -963,9 +1021,7 @@ class _ExchangeAnalysis:
     def _invalid_utf8(self, ev: SSEEvent) -> bool:
         at = ev.invalid_utf8_at
         if at is not None:
-            self.ex.once(
-                "utf8", SSE_FRAMING, f"Invalid UTF-8 at byte {at}; the SDK raises UnicodeDecodeError.", event=ev
-            )
+            self._framing("utf8", ev, at=at)
         return at is not None
 
     def _unparsable(self, ev: SSEEvent) -> object | None:
@@ -983,13 +1039,12 @@ class _ExchangeAnalysis:
                 pass
         excerpt = text if len(text) <= 60 else text[:57] + "…"
         self.ex.sdk_raised_at = self.ex.sdk_raised_at or ev
-        self.ex.once(
-            "not-json",
-            SSE_FRAMING,
-            f"Event {ev.name!r} has data that is not JSON: {excerpt!r}; the SDK raises a bare json.JSONDecodeError.",
-            event=ev,
-        )
+        self._framing("not-json", ev, name=ev.name, excerpt=excerpt)
         return None
+
+    def _framing(self, problem: str, ev: SSEEvent | None, **words: object) -> None:
+        for on_framing in self.framing_hooks:
+            on_framing(self.ex, problem, ev, **words)
 
     def end(self, end: End | None) -> list[Finding]:
         ex = self.ex
@@ -999,13 +1054,7 @@ class _ExchangeAnalysis:
         if ex.body_kind == "sse":
             self._tail(self.decoder.close())
             if self.decoder.bom:
-                ex.once(
-                    "bom",
-                    SSE_FRAMING,
-                    "The body starts with a UTF-8 BOM; the SDK then drops the first event "
-                    "and get_final_message() fails with AssertionError.",
-                    t=ex.first_byte_t,
-                )
+                self._framing("bom", None)
         for check in self.checks:
             check.on_end(ex)
         ex.flush_once()
@@ -1023,12 +1072,7 @@ class _ExchangeAnalysis:
         if ev is None or (obj is None and not tail.lines_complete):
             self.ex.cut_mid_event = tail.bytes
             return
-        self.ex.once(
-            "no-final-blank",
-            SSE_FRAMING,
-            f"The final event ({ev.name or 'unnamed'}) has no blank line after it; the SDK discards it.",
-            event=ev,
-        )
+        self._framing("no-final-blank", ev, name=ev.name or "unnamed")
         if isinstance(obj, dict) and obj.get("type") == "message_stop" == ev.name:
             self.ex.saw_stop = True  # the message did end; the framing finding says what is wrong
 
@@ -1043,12 +1087,13 @@ class StreamAnalyzer:
         self.findings: list[Finding] = []
         self.exchanges: set[int] = set()
         self.stats = {"events": 0, "bytes": 0}
+        self.checks = checks_for(config)
         self.unchecked: list[str] = []  #: exchanges whose body could not be read, for the warnings
 
     def _analysis(self, i: int) -> _ExchangeAnalysis:
         analysis = self.open.get(i)
         if analysis is None:
-            analysis = self.open[i] = _ExchangeAnalysis(Exchange(i, self.path, self.config))
+            analysis = self.open[i] = _ExchangeAnalysis(Exchange(i, self.path, self.config), self.checks)
             self.exchanges.add(i)
         return analysis
 

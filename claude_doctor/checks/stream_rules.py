@@ -25,6 +25,10 @@ STREAM_NOT_ENABLED = define(
     fix="""Stream the request: `with client.messages.stream(...) as stream:` and
     `stream.get_final_message()` when you only need the result; or pass `stream=True` to `create`.""",
     symptoms=("ValueError: Streaming is required for operations that may take longer than 10 minutes",),
+    example="""message = client.messages.create(model=MODEL, max_tokens=16000, messages=messages)""",
+    use_instead="""\
+with client.messages.stream(model=MODEL, max_tokens=16000, messages=messages) as stream:
+    message = stream.get_final_message()""",
 )
 
 IDLE_GAP = define(
@@ -42,6 +46,14 @@ IDLE_GAP = define(
     your side); keep read timeouts well above the longest expected gap; record the stream through
     `claude-doctor record` to see where the bytes stop.""",
     symptoms=("httpx2.ReadTimeout", "httpx.ReadTimeout", "stream hangs", "text stops half way"),
+    example="""\
+t=0.41s   event: content_block_delta
+t=47.90s  event: content_block_delta    (47.5 s without a byte, no ping)""",
+    use_instead="""\
+location /v1/ {                         # nginx in front of the API
+    proxy_buffering off;
+    proxy_read_timeout 600s;
+}""",
 )
 
 READ_TIMEOUT = define(
@@ -58,6 +70,18 @@ READ_TIMEOUT = define(
     `httpx2.TimeoutException` around the stream loop and retry the request, and find what silenced the
     stream (see CD102).""",
     symptoms=("httpx2.ReadTimeout: timed out", "httpx.ReadTimeout", "ReadTimeout"),
+    example="""\
+client = Anthropic(timeout=httpx2.Timeout(30, connect=5))
+with client.messages.stream(**request) as stream:
+    for text in stream.text_stream:      # httpx2.ReadTimeout after 30 s of silence
+        print(text)""",
+    use_instead="""\
+client = Anthropic(timeout=httpx2.Timeout(600, connect=5))
+try:
+    with client.messages.stream(**request) as stream:
+        message = stream.get_final_message()
+except httpx2.TimeoutException:
+    ...                                  # retry the whole request""",
 )
 
 TRUNCATED_STREAM = define(
@@ -82,6 +106,14 @@ TRUNCATED_STREAM = define(
         "AssertionError",
         "UnicodeDecodeError: unexpected end of data",
     ),
+    example="""\
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"The answ"}}
+<the connection closes: no message_delta, no message_stop>""",
+    use_instead="""\
+message = stream.get_final_message()
+if message.stop_reason is None:          # the stream was cut short
+    ...                                  # retry the whole request""",
 )
 
 EVENT_ORDER = define(
@@ -101,6 +133,16 @@ EVENT_ORDER = define(
     message_start, then each block as start, deltas, stop with indexes 0, 1, 2, …, then message_delta
     and message_stop.""",
     symptoms=("IndexError: list index out of range",),
+    example="""\
+event: message_start
+event: content_block_delta               (index 1, which never started)""",
+    use_instead="""\
+event: message_start
+event: content_block_start               (index 0)
+event: content_block_delta               (index 0)
+event: content_block_stop                (index 0)
+event: message_delta
+event: message_stop""",
 )
 
 MAX_TOKENS_STOP = define(
@@ -115,6 +157,11 @@ MAX_TOKENS_STOP = define(
     fix="""Check `message.stop_reason == "max_tokens"` and either raise `max_tokens` or continue the answer
     by sending the partial assistant message back and asking for the rest.""",
     symptoms=("stop_reason max_tokens", "response cut off", "incomplete answer"),
+    example="""data: {"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":1024}}""",
+    use_instead="""\
+message = stream.get_final_message()
+if message.stop_reason == "max_tokens":
+    ...                                  # raise max_tokens, or ask for the rest""",
 )
 
 STOP_REASON = define(
@@ -130,6 +177,11 @@ STOP_REASON = define(
     fix="""Branch on `message.stop_reason`: for `pause_turn` send the response back as-is to continue; for
     `refusal` show the user that the answer was withheld; for `model_context_window_exceeded` shorten the
     conversation or summarise earlier turns.""",
+    example="""data: {"type":"message_delta","delta":{"stop_reason":"pause_turn"},"usage":{"output_tokens":310}}""",
+    use_instead="""\
+if message.stop_reason == "pause_turn":
+    messages.append({"role": "assistant", "content": message.content})
+    message = client.messages.create(**request, messages=messages)   # let it continue""",
 )
 
 ERROR_EVENT = define(
@@ -145,6 +197,16 @@ ERROR_EVENT = define(
     fix="""Catch `anthropic.APIStatusError` around the stream loop, check `err.type` (e.g.
     `"overloaded_error"`), and retry the whole request yourself with backoff.""",
     symptoms=("APIStatusError", "status_code == 200", "overloaded_error", "{'type': 'error', 'error':"),
+    example="""\
+HTTP/1.1 200 OK
+event: error
+data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}""",
+    use_instead="""\
+try:
+    with client.messages.stream(**request) as stream:
+        message = stream.get_final_message()
+except anthropic.APIStatusError as err:
+    ...                                  # err.type == "overloaded_error": back off, retry""",
 )
 
 RATE_LIMITED = define(
@@ -160,6 +222,10 @@ RATE_LIMITED = define(
     fix="""Wait for `retry-after` before retrying, spread requests out (a queue or token bucket), reduce
     `max_tokens` to what you need, and ask for a higher limit if you hit it routinely.""",
     symptoms=("RateLimitError", "Error code: 429", "rate_limit_error"),
+    example="""\
+HTTP/1.1 429 Too Many Requests
+retry-after: 20""",
+    use_instead="""client = Anthropic(max_retries=5)       # the SDK waits for retry-after between tries""",
 )
 
 AUTH_ERROR = define(
@@ -175,6 +241,10 @@ AUTH_ERROR = define(
     fix="""Check the key (`claude-doctor` checks its shape without printing it), that it belongs to the
     right workspace, and that anything between you and the API forwards the `Authorization` header.""",
     symptoms=("AuthenticationError", "PermissionDeniedError", "Error code: 401", "Error code: 403"),
+    example="""\
+HTTP/1.1 401 Unauthorized
+{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}""",
+    use_instead="""export ANTHROPIC_API_KEY=sk-ant-api03-…  # the bare key of this workspace, forwarded unchanged""",
 )
 
 OVERLOADED = define(
@@ -189,6 +259,10 @@ OVERLOADED = define(
     fix="""Retry with backoff (raise `max_retries` if needed) and keep the stream request idempotent on your
     side; if the body is HTML, look at the gateway's timeouts.""",
     symptoms=("OverloadedError", "InternalServerError", "Error code: 529", "overloaded_error"),
+    example="""\
+HTTP/1.1 529
+{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}""",
+    use_instead="client = Anthropic(max_retries=5)       # retried with backoff",
 )
 
 REQUEST_ERROR = define(
@@ -203,6 +277,10 @@ REQUEST_ERROR = define(
     fix="""Read the error message in the finding and fix the request; for 404 check the model id and that
     the base URL has no extra path; for 413 send smaller inputs or use the Files API.""",
     symptoms=("BadRequestError", "NotFoundError", "Error code: 400", "Error code: 404", "Error code: 413"),
+    example="""\
+HTTP/1.1 404 Not Found
+{"type":"error","error":{"type":"not_found_error","message":"model: claude-sonet-4"}}""",
+    use_instead="""client.messages.stream(model="claude-sonnet-4-5", ...)   # a model id that exists""",
 )
 
 SSE_FRAMING = define(
@@ -220,6 +298,13 @@ SSE_FRAMING = define(
     rewrites bodies, a relay that writes its own SSE, a mock server). Forward the bytes unchanged; when you
     write SSE yourself emit `event: <type>`, `data: <json>` and a blank line per event, UTF-8 without a BOM.""",
     symptoms=("JSONDecodeError", "UnicodeDecodeError", "AssertionError"),
+    example="""\
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}
+                                         (no event: line)""",
+    use_instead="""\
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}
+                                         (a blank line ends each event)""",
 )
 
 BUFFERED_STREAM = define(
@@ -236,6 +321,12 @@ BUFFERED_STREAM = define(
     `X-Accel-Buffering: no`), no gzip/brotli compression on `text/event-stream`, and `Cache-Control:
     no-cache`; check corporate proxies (`HTTPS_PROXY`).""",
     symptoms=("everything appears at once", "no streaming", "text arrives all at the end"),
+    example="""\
+t=0.10s   HTTP/1.1 200 OK
+t=38.20s  all 412 events in one burst""",
+    use_instead="""\
+proxy_buffering off;                    # nginx; or the header X-Accel-Buffering: no
+gzip off;                               # no compression on text/event-stream""",
 )
 
 NOT_EVENT_STREAM = define(
@@ -251,6 +342,10 @@ NOT_EVENT_STREAM = define(
     fix="""Find what answered instead of the API (a gateway, a cache, a captive portal, a mock): check
     `ANTHROPIC_BASE_URL` and proxies, and make sure the path passes `stream: true` through.""",
     symptoms=("AssertionError", "empty stream", "no events"),
+    example="""\
+request:  {"stream": true, …}
+response: HTTP/1.1 200 OK, content-type: application/json""",
+    use_instead="response: HTTP/1.1 200 OK, content-type: text/event-stream",
 )
 
 UNKNOWN_EVENT = define(
@@ -268,6 +363,15 @@ UNKNOWN_EVENT = define(
     types skips them silently, and code that trusts `isinstance` reads a None text.""",
     fix="""Upgrade the SDK, use `client.beta.messages` with the matching `betas=[...]` when you enable a
     beta feature, and let your event loop ignore types it does not know.""",
+    example="""\
+event: content_block_start
+data: {"type":"content_block_start","index":1,"content_block":{"type":"server_tool_use", …}}
+                                         (a request without the beta API)""",
+    use_instead="""\
+client.beta.messages.stream(**request, betas=["…"])   # the beta API for beta features
+for event in stream:
+    if event.type == "content_block_delta":  # and skip types you do not know
+        ...""",
 )
 
 INVALID_TOOL_JSON = define(
@@ -285,4 +389,12 @@ INVALID_TOOL_JSON = define(
     fix="""Retry the request; if the input was cut at `max_tokens` (see CD106) raise it; never call the
     tool with an input that did not parse completely.""",
     symptoms=("ValueError: Unable to parse tool parameter JSON from model",),
+    example="""\
+event: content_block_delta
+data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\\"city\\": \\"Par"}}
+event: message_delta                     (stop_reason max_tokens: the input is cut)""",
+    use_instead="""\
+message = stream.get_final_message()
+if message.stop_reason == "max_tokens":
+    ...                                  # retry with a higher max_tokens; do not call the tool""",
 )

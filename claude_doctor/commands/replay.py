@@ -9,13 +9,12 @@ import sys
 import click
 
 from ..errors import DoctorError
-from ..options import fail, finish, idle_gap_option, report_options, settings
-from .serve import parse_speed
+from ..options import fail, finish, idle_gap_option, report_options, settings, speed_option
 
 
 @click.command()
 @click.argument("file", metavar="FILE")
-@click.option("--speed", default="1", callback=parse_speed, metavar="1|2|…|max", help="Pace multiplier [1].")
+@speed_option
 @click.option(
     "--view",
     type=click.Choice(["text", "events", "raw"]),

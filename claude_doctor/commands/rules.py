@@ -6,13 +6,13 @@ import codecs
 import json
 import os
 import sys
-import textwrap
 from typing import BinaryIO
 
 import click
 
-from ..findings import Rule, all_rules, get_rule, unknown_rule
+from ..findings import all_rules, get_rule, unknown_rule
 from ..options import fail
+from ..rule_pages import markdown_table, rule_dict, rule_page
 
 
 @click.command()
@@ -21,13 +21,13 @@ from ..options import fail
     "fmt",
     type=click.Choice(["human", "json", "markdown"]),
     default="human",
-    help="Output format (markdown is the README's table).",
+    help="Output format (markdown is the table of docs/rules.md).",
 )
 def rules(fmt: str) -> None:
     """List every rule: code, name, area and default severity."""
     table = all_rules()
     if fmt == "json":
-        click.echo(json.dumps([_rule_dict(r) for r in table], ensure_ascii=False, indent=2))
+        click.echo(json.dumps([rule_dict(r) for r in table], ensure_ascii=False, indent=2))
         return
     if fmt == "markdown":
         click.echo(markdown_table())
@@ -35,47 +35,6 @@ def rules(fmt: str) -> None:
     width = max(len(r.name) for r in table)
     for rule in table:
         click.echo(f"{rule.code}  {rule.name:<{width}}  {rule.area.value:<7}  {rule.severity.letter}  {rule.summary}")
-
-
-def markdown_table() -> str:
-    """The rule table the README embeds (a test keeps the two in sync)."""
-    rows = ["| code | name | area | severity | what it finds |", "|---|---|---|---|---|"]
-    for r in all_rules():
-        summary = r.summary.replace("|", "\\|")
-        rows.append(f"| {r.code} | {r.name} | {r.area.value} | {r.severity.label} | {summary} |")
-    return "\n".join(rows)
-
-
-def _rule_dict(rule: Rule) -> dict:
-    return {
-        "code": rule.code,
-        "name": rule.name,
-        "area": rule.area.value,
-        "severity": rule.severity.label,
-        "summary": rule.summary,
-        "why": rule.why,
-        "fix": rule.fix,
-        "symptoms": list(rule.symptoms),
-    }
-
-
-def rule_page(rule: Rule) -> str:
-    """A rule's full text, as ``explain`` prints it (like ``ruff rule``)."""
-    wrap = lambda text: textwrap.fill(text, width=88, initial_indent="  ", subsequent_indent="  ")  # noqa: E731
-    parts = [
-        f"{rule.code} {rule.name} ({rule.area.title}, {rule.severity.label})",
-        "",
-        rule.summary,
-        "",
-        "Why",
-        wrap(rule.why),
-        "",
-        "Fix",
-        wrap(rule.fix),
-    ]
-    if rule.symptoms:
-        parts += ["", "What you may see", *(f"  {s}" for s in rule.symptoms)]
-    return "\n".join(parts)
 
 
 @click.command()
@@ -92,7 +51,7 @@ def explain(what: str | None, fmt: str) -> None:
         fail("explain needs a rule code (e.g. CD104), a rule name, or - to read a traceback from stdin")
     rule = get_rule(what)
     if rule is not None:
-        click.echo(json.dumps(_rule_dict(rule), ensure_ascii=False, indent=2) if fmt == "json" else rule_page(rule))
+        click.echo(json.dumps(rule_dict(rule), ensure_ascii=False, indent=2) if fmt == "json" else rule_page(rule))
         return
     if what == "-":
         text = _text(_tail(sys.stdin.buffer, "stdin"), "stdin")
@@ -104,9 +63,11 @@ def explain(what: str | None, fmt: str) -> None:
         fail(f"{what}: no such file")
     else:
         fail(unknown_rule(what))
-    from ..tracebacks import explain_text
+    from ..tracebacks import diagnose, render_matches
 
-    sys.exit(explain_text(text, fmt))
+    matches = diagnose(text)
+    click.echo(render_matches(matches, fmt))
+    sys.exit(0 if matches else 1)
 
 
 def _looks_like_path(word: str) -> bool:

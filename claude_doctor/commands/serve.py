@@ -3,31 +3,17 @@ faults injected, so the user's own client can be run against the failure."""
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import DoctorError
 from ..faults import fault_help, parse_faults
-from ..options import fail
+from ..options import fail, speed_option
 from ..web import StopSignals, warn_if_exposed
 
 if TYPE_CHECKING:
     from ..serve import Exchange, MockAPI, RecordedExchange
-
-
-def parse_speed(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    """``--speed 2`` plays twice as fast; ``max`` drops every wait that is not a fault's own."""
-    if value == "max":
-        return math.inf
-    try:
-        speed = float(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a number or 'max'") from None
-    if not speed > 0 or math.isinf(speed):
-        raise click.BadParameter("must be a positive number or 'max'")
-    return speed
 
 
 @click.command(epilog="\b\nFaults (--fault, repeatable, combinable):\n" + fault_help())
@@ -35,7 +21,7 @@ def parse_speed(ctx: click.Context, param: click.Parameter, value: str) -> float
 @click.option("--fault", "faults", multiple=True, metavar="NAME[:ARG]", help="Inject a fault (see below).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
-@click.option("--speed", default="1", callback=parse_speed, metavar="1|2|…|max", help="Pace multiplier [1].")
+@speed_option
 @click.option(
     "--ping-interval",
     type=click.FloatRange(min=0, min_open=True),

@@ -3,12 +3,9 @@ apart by content, not by file name."""
 
 from __future__ import annotations
 
-import functools
 import gzip
 import io
-import json
 import os
-import re
 import sys
 import zlib
 from collections.abc import Iterator
@@ -17,6 +14,7 @@ from typing import IO, TYPE_CHECKING
 
 from ..errors import RecordingError
 from . import importers
+from .importers import NotARecording, Peek, Rewound
 from .jsonl import RecordingWriter, read_recording, write_source
 from .model import Chunk, End, Meta, Record, Request, Response, Source
 
@@ -47,13 +45,6 @@ COMPRESSED_SUFFIX = ".gz"
 GZIP_MAGIC = b"\x1f\x8b"
 #: names that claim a recording format: such a file is a broken recording when it does not read as one
 CLAIMING_SUFFIXES = {".jsonl", ".sse", ".har"}
-_TRACE = re.compile(rb"^(?:\d\d:\d\d:\d\d\.\d+ )?(?:== Info:|=> Send|<= Recv)", re.MULTILINE)
-_SSE_FIELD = re.compile(rb"^(?:event|data|id|retry)(?::|\r?\n)|^:", re.MULTILINE)
-
-
-class NotARecording(RecordingError):
-    """The content is no recording format at all (as opposed to a recording that is broken): a file
-    found in a folder is then skipped, while a file named on the command line is still an error."""
 
 
 def open_source(path: str) -> Source:
@@ -103,114 +94,17 @@ def _peek(stream: IO[bytes], path: str) -> bytes:
 
 
 def _sniff(stream: IO[bytes], path: str) -> Source:
+    """The source the first format in :data:`importers.FORMATS` that recognises the content reads."""
     head = _peek(stream, path)
     if head.startswith(GZIP_MAGIC):  # any format, gzip-compressed: told by content like the rest
-        return _sniff(_Gunzipped(io.BufferedReader(_Rewound(head, stream)), path), path)
+        return _sniff(_Gunzipped(io.BufferedReader(Rewound(head, stream)), path), path)
     if not head.strip():
         raise NotARecording(path, "empty file")
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text.startswith(b"{") and b'"k":"meta"' in text.split(b"\n", 1)[0].replace(b" ", b""):
-        return read_recording(io.BufferedReader(_Rewound(head, stream)), path)
-    if text.startswith(b"HTTP/"):
-        return importers.import_curl_include(stream, text, path)
-    if _TRACE.search(head[:4096]):
-        return importers.import_curl_trace(stream, head, path)
-    if re.match(rb"^(?:\* |> |< )", text):
-        return importers.import_curl_verbose(stream, text, path)
-    if _SSE_FIELD.match(text):
-        return importers.import_raw_sse(stream, head, path)
-    if text.startswith(b"{") or re.search(rb"^interactions:", head, re.MULTILINE):
-        return _whole_document(stream, head, path)
-    raise NotARecording(path, _unknown_reason(head))
-
-
-def _unknown_reason(head: bytes) -> str:
-    if b"\0" in head:
-        return (
-            "binary data, not a recording (expected a claude-doctor recording, SSE text, curl output, HAR or a "
-            "vcrpy cassette)"
-        )
-    return (
-        "not a recording or a known capture (expected a claude-doctor recording, SSE text, curl -i/-v/--trace "
-        "output, HAR or a vcrpy cassette)"
-    )
-
-
-def _whole_document(stream: IO[bytes], head: bytes, path: str) -> Source:
-    rest = stream.read(importers.MAX_WHOLE_FILE)
-    if len(head) + len(rest) >= importers.MAX_WHOLE_FILE and stream.read(1):
-        raise RecordingError(
-            path, f"larger than {importers.MAX_WHOLE_FILE // 2**20} MiB; HAR and cassette files are read whole"
-        )
-    data = head + rest
-    doc = _load_json(data, path) if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") else _load_yaml(data, path)
-    if not isinstance(doc, dict):
-        raise NotARecording(path, "not a recording, HAR file or vcrpy cassette (the JSON is not an object)")
-    log = doc.get("log")
-    if isinstance(log, dict) and "entries" in log:
-        return importers.import_har(doc, path)
-    if "interactions" in doc:
-        return importers.import_vcr(doc, path)
-    if isinstance(doc.get("request"), dict) and isinstance(doc.get("response"), dict):
-        return importers.import_vcr({"interactions": [doc]}, path)  # one exchange (ddapm-test-agent)
-    if doc.get("k") == "meta":
-        return read_recording(io.BytesIO(data), path)
-    if isinstance(log, dict):
-        raise NotARecording(path, "JSON with a log object but no log.entries, so not a HAR file")
-    raise NotARecording(path, "JSON that is neither a recording, a HAR file nor a vcrpy cassette")
-
-
-def _load_json(data: bytes, path: str) -> object:
-    try:
-        return json.loads(data)
-    except RecursionError:
-        raise RecordingError(path, "JSON nested too deeply to read") from None
-    except (ValueError, UnicodeDecodeError):
-        first = data.split(b"\n", 1)[0]
-        try:
-            json.loads(first)
-        except (ValueError, UnicodeDecodeError):
-            raise NotARecording(path, "not valid JSON") from None
-        raise NotARecording(path, "JSON Lines whose first line is not a claude-doctor recording meta line") from None
-
-
-def _load_yaml(data: bytes, path: str) -> object:
-    import yaml  # only cassettes need it
-
-    try:
-        return yaml.load(data, Loader=_cassette_loader())  # a SafeLoader: no object is built
-    except RecursionError:
-        raise RecordingError(path, "YAML nested too deeply to read") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        if isinstance(exc, yaml.constructor.ConstructorError) and exc.problem:
-            raise RecordingError(path, f"cannot read the YAML{where}: {exc.problem}") from None  # a tag
-        raise RecordingError(path, f"not valid YAML{where}") from None
-
-
-@functools.cache
-def _cassette_loader() -> type:
-    """``yaml.SafeLoader`` that also reads the ``!!python/…`` tags older vcrpy cassettes carry as the
-    plain string they wrap: aiohttp's header names (``!!python/object/apply:multidict._multidict.istr
-    [Accept]``) and Python 2's ``!!python/unicode``. Nothing is imported or called; any other Python
-    tag is an error."""
-    import yaml
-
-    def plain_value(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
-        if suffix in ("unicode", "str") and isinstance(node, yaml.ScalarNode):
-            return loader.construct_scalar(node)
-        if suffix.startswith("object/apply:multidict.") and isinstance(node, yaml.SequenceNode):
-            items = loader.construct_sequence(node, deep=True)
-            if len(items) == 1 and isinstance(items[0], str):
-                return items[0]
-        raise yaml.constructor.ConstructorError(None, None, f"unsupported tag !!python/{suffix}", node.start_mark)
-
-    class CassetteLoader(yaml.SafeLoader):
-        pass
-
-    CassetteLoader.add_multi_constructor("tag:yaml.org,2002:python/", plain_value)
-    return CassetteLoader
+    peek = Peek(stream, head, path)
+    for fmt in importers.FORMATS:  # read when called: the one table of formats
+        if fmt.sniff(peek):
+            return fmt.read(peek)
+    raise NotARecording(path, importers.unknown_reason(peek))
 
 
 class _Gunzipped:
@@ -238,27 +132,6 @@ class _Gunzipped:
 
     def close(self) -> None:
         self._file.close()
-
-
-class _Rewound(io.RawIOBase):
-    """The sniffed head followed by the rest of the stream, readable line by line."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
-        self._head = head
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def find_recordings(paths: list[str], notes: WalkNotes | None = None) -> list[tuple[str, bool]]:

@@ -1,5 +1,4 @@
-"""The records a recording is made of (the README's "Recording format"), shared by every reader and
-writer."""
+"""The records a recording is made of (docs/recording-format.md), shared by every reader and writer."""
 
 from __future__ import annotations
 
