@@ -271,6 +271,17 @@ def cut_off(runner: web.AppRunner | None) -> None:
         connection.force_close()
 
 
+async def close_server(listener: asyncio.Server | None, runner: web.AppRunner | None) -> bool:
+    """Stop accepting connections, then end the open ones (aiohttp gives each its grace period first);
+    whether there was a runner to end, so a caller can finish what its handlers left to do."""
+    if listener is not None:
+        listener.close()
+    if runner is None:
+        return False
+    await runner.cleanup()
+    return True
+
+
 def connection_cap(fds_per_connection: int) -> int:
     """Connections that fit in the file-descriptor limit, each using ``fds_per_connection``."""
     limit = fd_limit()

@@ -42,6 +42,7 @@ from ..web import (
     ConnectionGuard,
     ServerLog,
     abort,
+    close_server,
     connection_cap,
     cut_off,
     environment_proxy,
@@ -273,12 +274,9 @@ class RecordingProxy:
         """Stop listening; exchanges still open are given a moment, then cancelled and recorded as
         ``cancelled`` by the proxy (:class:`ProxyStopped`); the counts of any trouble are said last."""
         self.stopping = True
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        ended = await close_server(self._listener, self._runner)
+        self._listener = self._runner = None
+        if ended:
             for _ in range(3):  # let the cancelled exchanges' handlers finish
                 await asyncio.sleep(0)
             run_deferred()  # and record what they left to record

@@ -22,7 +22,7 @@ from aiohttp import web
 from ..errors import UsageProblem
 from ..faults import Faults, parse_faults
 from ..recording.model import Source
-from ..web import ConnectionGuard, ServerLog, connection_cap, cut_off, hardened_runner, listen, read_body
+from ..web import ConnectionGuard, ServerLog, close_server, connection_cap, cut_off, hardened_runner, listen, read_body
 from .faults import apply_event_faults, apply_transport_faults
 from .replies import (
     DEFAULT_RETRY_AFTER,
@@ -119,12 +119,8 @@ class MockAPI:
     async def stop(self) -> None:
         """Stop listening, then end the open connections; the counts of any trouble are said last."""
         self.stopping = True
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await close_server(self._listener, self._runner)
+        self._listener = self._runner = None
         self.log.summary()
 
     # -- background thread, for tests
