@@ -1080,14 +1080,16 @@ class _ExchangeAnalysis:
 class StreamAnalyzer:
     """Feed it records in file order; ``finish()`` returns every finding. Exchanges may interleave."""
 
-    def __init__(self, path: str, config: Config) -> None:
+    def __init__(self, path: str, config: Config, observers: tuple[type[Check], ...] = ()) -> None:
+        """``observers``: more ``Check`` classes to run on every exchange whatever the selection, for
+        readers that want the events themselves (the monitor reads model, usage and stop reason so)."""
         self.path = path
         self.config = config
         self.open: dict[int, _ExchangeAnalysis] = {}
         self.findings: list[Finding] = []
         self.exchanges: set[int] = set()
         self.stats = {"events": 0, "bytes": 0}
-        self.checks = checks_for(config)
+        self.checks = checks_for(config) + observers
         self.unchecked: list[str] = []  #: exchanges whose body could not be read, for the warnings
 
     def _analysis(self, i: int) -> _ExchangeAnalysis:
