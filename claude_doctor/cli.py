@@ -12,7 +12,7 @@ import sys
 import click
 
 from . import __version__
-from .options import fail, report_options
+from .options import TIMELINE_FORMATS, fail, report_options
 
 #: name -> (module, attribute, one-line help). The help is here so ``--help`` imports nothing.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "record": ("claude_doctor.commands.record", "record", "Run a recording proxy between your app and the API."),
     "replay": ("claude_doctor.commands.replay", "replay", "Play a recording in the terminal at its recorded pace."),
     "serve": ("claude_doctor.commands.serve", "serve", "Serve a recording or synthetic stream with injected faults."),
+    "drill": ("claude_doctor.commands.drill", "drill", "Run your app once per stream failure: which does it survive?"),
     "code": ("claude_doctor.commands.code", "code", "Static checks for streaming and asyncio mistakes (CD2xx)."),
     "secrets": ("claude_doctor.commands.secrets", "secrets", "Scan for Anthropic keys (CD3xx); the pre-commit hook."),
     "explain": ("claude_doctor.commands.rules", "explain", "Explain a rule, or which failure a traceback shows."),
@@ -100,7 +101,7 @@ def _refuse_mistyped_command(word: str) -> None:
     epilog="With no command, `claude-doctor [PATH] [--live]` runs `doctor` on PATH (default: the current folder).",
 )
 @click.version_option(__version__, "-V", "--version", prog_name="claude-doctor")
-@report_options
+@report_options(formats=TIMELINE_FORMATS)
 @click.pass_context
 def main(ctx: click.Context, **options) -> None:
     """Find and explain what breaks Claude streaming: in your environment, your code, your

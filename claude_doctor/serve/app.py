@@ -54,6 +54,9 @@ class Exchange:
     seconds: float = 0.0
     outcome: str = "complete"
     sha256: str = ""  #: of every body byte sent, pings included: tests compare it with a capture
+    started: float = 0.0  #: ``time.monotonic()`` when the request came in: retry spacing
+    faulted: bool = False  #: whether the faults were applied to this answer
+    body: dict | None = None  #: the request's JSON body, as the server read it
 
 
 @dataclass
@@ -66,6 +69,8 @@ class ServeOptions:
     ping_interval: float = DEFAULT_PING_INTERVAL
     retry_after: float = DEFAULT_RETRY_AFTER
     on_exchange: Callable[[Exchange], None] | None = None
+    #: only the first N requests get the faults (a transient failure, so a retry can succeed); None: every one
+    faulty_requests: int | None = None
 
 
 class MockAPI:
@@ -77,6 +82,7 @@ class MockAPI:
         self.host = host
         self.port = port
         self.exchanges: list[Exchange] = []  #: every answered request, in order
+        self.arrivals: list[float] = []  #: ``time.monotonic()`` of every request, answered yet or not
         self._counter = itertools.count()
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
@@ -163,36 +169,40 @@ class MockAPI:
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
+        self.arrivals.append(started)
         number = next(self._counter)
-        reply, stream, max_tokens = await self._plan(request, number)
+        limit = self.options.faulty_requests
+        faults = self.options.faults if limit is None or number < limit else Faults()
+        reply, stream, max_tokens, body = await self._plan(request, number, faults)
         if reply.status < 300:
-            apply_event_faults(reply, self.options.faults, max_tokens)
-        apply_transport_faults(reply, self.options.faults, self.options.ping_interval)
-        sender = Sender(request, reply, self.options.faults, self.options.speed, self.options.ping_interval)
+            apply_event_faults(reply, faults, max_tokens)
+        apply_transport_faults(reply, faults, self.options.ping_interval)
+        sender = Sender(request, reply, faults, self.options.speed, self.options.ping_interval)
         try:
             outcome = await sender.send()
         except (ConnectionError, asyncio.CancelledError):
             outcome = "server stopped" if self.stopping else "client gone"
         seconds = time.monotonic() - started
         digest = sender.digest.hexdigest()
-        self._log(Exchange(request.method, request.path, reply.status, stream, sender.events, seconds, outcome, digest))
+        faulted = faults != Faults()
+        fields = (request.method, request.path, reply.status, stream, sender.events, seconds, outcome, digest)
+        self._log(Exchange(*fields, started=started, faulted=faulted, body=body))
         return sender.response or web.Response(status=502)  # never sent: the connection is already gone
 
-    async def _plan(self, request: web.Request, number: int) -> tuple[Reply, bool, int]:
+    async def _plan(self, request: web.Request, number: int, faults: Faults) -> tuple[Reply, bool, int, dict | None]:
         body, problem = await _read_body(request)
         if problem is not None:
-            return problem, False, 0
+            return problem, False, 0, None
         stream = bool(body.get("stream"))
         max_tokens = body.get("max_tokens") if isinstance(body.get("max_tokens"), int) else 0
-        faults = self.options.faults
         if faults.status is not None:
-            return error_reply(faults.status, retry_after=self.options.retry_after), stream, max_tokens
+            return error_reply(faults.status, retry_after=self.options.retry_after), stream, max_tokens, body
         if faults.json and stream:
-            return synthetic_reply(body, stream=False), stream, max_tokens
+            return synthetic_reply(body, stream=False), stream, max_tokens, body
         if self.options.exchanges:
             exchange = self.options.exchanges[number % len(self.options.exchanges)]
-            return recorded_reply(exchange, faults.events_needed), stream, max_tokens
-        return synthetic_reply(body, stream), stream, max_tokens
+            return recorded_reply(exchange, faults.events_needed), stream, max_tokens, body
+        return synthetic_reply(body, stream), stream, max_tokens, body
 
     async def _count_tokens(self, request: web.Request) -> web.Response:
         body, problem = await _read_body(request, count_tokens=True)
