@@ -38,11 +38,18 @@ def _severity(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return Severity.parse(value) if value else None
 
 
-def report_options(func: Callable) -> Callable:
+#: ``--format html``, the timeline page: only the commands that read streams (``stream``, the doctor) draw it
+TIMELINE_FORMATS = (*FORMATS, "html")
+
+
+def report_options(func: Callable | None = None, *, formats: tuple[str, ...] = FORMATS) -> Callable:
     """Attach --format/--select/--ignore/--fail-on/--no-color/-q/-v. All default to None so that a
-    value given to the group (``claude-doctor --format json``) or the config file can fill them."""
+    value given to the group (``claude-doctor --format json``) or the config file can fill them.
+    ``@report_options(formats=TIMELINE_FORMATS)`` for a command that also draws the HTML page."""
+    if func is None:
+        return lambda f: report_options(f, formats=formats)
     decorators = [
-        click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Output format [human]."),
+        click.option("--format", "fmt", type=click.Choice(formats), default=None, help="Output format [human]."),
         click.option(
             "--select",
             multiple=True,
@@ -136,6 +143,7 @@ def settings(ctx: click.Context, config_from: Path | None = None, **given) -> Se
         config.idle_gap = given["idle_gap"]
     no_color = pick("no_color") or bool(os.environ.get("NO_COLOR"))
     fmt = pick("fmt") or "human"
+    _refuse_format(ctx, fmt)
     config.select = pick("select") or config.select  # the stream checks run only for selected rules
     config.ignore = (pick("ignore") or []) + config.ignore
     return Settings(
@@ -148,6 +156,14 @@ def settings(ctx: click.Context, config_from: Path | None = None, **given) -> Se
         verbose=(given.get("verbose") or 0) + (parent.get("verbose") or 0),
         config=config,
     )
+
+
+def _refuse_format(ctx: click.Context, fmt: str) -> None:
+    """A format given to the group (``claude-doctor --format html code .``) that this command cannot write
+    is a usage error naming the formats it takes, as one given to the command itself is."""
+    taken = next((p.type.choices for p in ctx.command.params if p.name == "fmt"), FORMATS)
+    if fmt not in taken:
+        fail(f"--format {fmt} does not apply to `{ctx.command.name}` (it takes {', '.join(taken)})")
 
 
 def redact_text(text: str) -> str:
@@ -174,16 +190,28 @@ def fail(message: str) -> None:
 
 
 def finish(
-    opts: Settings, findings: Iterable[Finding], files: int, errors: list[str] = (), warnings: list[str] = ()
+    opts: Settings,
+    findings: Iterable[Finding],
+    files: int,
+    errors: list[str] = (),
+    warnings: list[str] = (),
+    page: Callable[[Report], str] | None = None,
 ) -> None:
-    """Filter, print and exit with the contract's status."""
+    """Filter, print and exit with the contract's status. ``page`` draws ``--format html`` (the
+    command that offers it knows what else the page shows); its warnings go to stderr too, since the
+    page is usually written to a file."""
     kept = [f for f in findings if opts.selected(f)]
     report = Report(kept, files, list(errors), list(warnings))
-    if opts.fmt == "human":
+    if opts.fmt in ("human", "html"):
         for warning in report.warnings:
             click.echo(message_line("warning", warning), err=True)
     nothing_read = opts.fmt == "human" and report.errors and not report.files  # the error lines say it all
-    text = "" if nothing_read else render(report, opts.fmt, color=opts.color, verbose=opts.verbose, quiet=opts.quiet)
+    if opts.fmt == "html" and page is not None:
+        text = page(report)
+    elif nothing_read:
+        text = ""
+    else:
+        text = render(report, opts.fmt, color=opts.color, verbose=opts.verbose, quiet=opts.quiet)
     if text:
         click.echo(redact_text(text), color=opts.color)  # messages quote bodies, which may echo a key
     exit_for(opts, kept, report.errors)

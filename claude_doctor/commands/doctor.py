@@ -15,7 +15,7 @@ import click
 from .. import checkup
 from ..errors import DoctorError
 from ..findings import Area, Severity
-from ..options import Settings, fail, redact_text, report_options, settings
+from ..options import TIMELINE_FORMATS, Settings, fail, redact_text, report_options, settings
 from ..report.doctor import Section
 
 
@@ -29,11 +29,12 @@ from ..report.doctor import Section
     default=None,
     help="Check the SDK installed for this interpreter (e.g. .venv/bin/python) instead of ours.",
 )
-@report_options
+@report_options(formats=TIMELINE_FORMATS)
 @click.pass_context
 def doctor(ctx: click.Context, path: Path, live: bool, python: str | None, **options) -> None:
     """Check a project: the environment it runs in (CD4xx), its code (CD2xx), its files for keys
-    (CD3xx) and the recordings under PATH/recordings (CD1xx). With --live, one real request too."""
+    (CD3xx) and the recordings under PATH/recordings (CD1xx). With --live, one real request too.
+    `--format html` writes one self-contained page, with each recording's timeline."""
     if not path.is_dir():
         fail(f"{path}: no such folder")
     _check_listable(path)
@@ -66,7 +67,7 @@ def _check_listable(path: Path) -> None:
 
 def _print(path: Path, sections: dict[Area, Section], files: int, opts: Settings) -> None:
     """The full report; with -q or a machine format, the findings only (files not checked go to stderr,
-    as the other commands' error lines do)."""
+    as the other commands' error lines do); ``html``, the page with every area and the recordings' timelines."""
     from ..report import Report, render
     from ..report.doctor import render_doctor
 
@@ -75,10 +76,24 @@ def _print(path: Path, sections: dict[Area, Section], files: int, opts: Settings
         return
     for unchecked in (u for section in sections.values() for u in section.unchecked):
         click.echo(redact_text(f"claude-doctor: warning: {unchecked}"), err=True)
+    if opts.fmt == "html":
+        click.echo(redact_text(_html(path, sections, files, opts)))
+        return
     findings = [f for section in sections.values() for f in section.findings]
     text = render(Report(findings, files, root=str(path)), opts.fmt, color=opts.color, quiet=opts.quiet)
     if text:
         click.echo(redact_text(text), color=opts.color)
+
+
+def _html(path: Path, sections: dict[Area, Section], files: int, opts: Settings) -> str:
+    """The doctor's page. The recordings are read again for their timelines: the areas stay checked
+    exactly as for every other format, and a project's recordings are small."""
+    from ..report.html import render_doctor_html
+    from ..report.timeline import read_paths
+
+    folder = path / "recordings"
+    timelines = read_paths([str(folder)], opts.config).timelines if folder.is_dir() else []
+    return render_doctor_html(path, sections, files, timelines)
 
 
 def _exit_status(sections: dict[Area, Section], opts: Settings) -> int:

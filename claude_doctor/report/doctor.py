@@ -52,7 +52,7 @@ def _marks() -> dict[str, str]:
     return {"ok": "+", "warn": "!", "bad": "x"}
 
 
-def _status(section: Section) -> str:
+def area_status(section: Section) -> str:
     """The worst finding's mark; a file left unchecked is at least a warning, never a ✓."""
     worst = max((f.level for f in section.findings), default=None)
     if worst is Severity.ERROR:
@@ -62,7 +62,7 @@ def _status(section: Section) -> str:
     return "ok"
 
 
-def _counts(findings: list[Finding]) -> str:
+def counts_text(findings: list[Finding]) -> str:
     counts = {s: sum(1 for f in findings if f.level is s) for s in sorted(Severity, reverse=True)}
     parts = [plural(n, s.label) for s, n in counts.items() if n]
     return ", ".join(parts) if parts else "no problems"
@@ -75,13 +75,13 @@ def _named(unchecked: list[Unchecked]) -> str:
 
 
 def _area_line(area: Area, section: Section, marks: dict[str, str], color: bool) -> str:
-    status = _status(section)
+    status = area_status(section)
     box = f"[{marks[status]}]"
     box = click.style(box, fg={"ok": "green", "warn": "yellow", "bad": "red"}[status], bold=True) if color else box
     note = section.note
     if section.unchecked:
         note += f"; could not check {_named(section.unchecked)}"
-    return f"{box} {area.title:<12} {_counts(section.findings)} ({note})"
+    return f"{box} {area.title:<12} {counts_text(section.findings)} ({note})"
 
 
 def render_doctor(root: Path, sections: dict[Area, Section], files: int, color: bool) -> str:
