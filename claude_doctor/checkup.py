@@ -34,14 +34,15 @@ def environment(path: Path, python: str | None) -> Section:
 
 def code(path: Path, config: Config) -> Section:
     """CD2xx over the Python files and notebooks under ``path``; a file that cannot be parsed is unchecked."""
-    from .checks.code.checker import Options
+    from .checks.code.checker import Options, selected_rules
     from .checks.code.runner import check_files, sdk_major
     from .checks.code.walk import collect_files
     from .files import WalkNotes
 
     notes = WalkNotes()
     files, walk_errors = collect_files([path], config.exclude, config.root, notes)
-    results = check_files(files, Options(min_timeout=config.min_timeout, sdk_major=sdk_major()))
+    rules = selected_rules(config.select, config.ignore)
+    results = check_files(files, Options(min_timeout=config.min_timeout, sdk_major=sdk_major(), rules=rules))
     findings = [f for result in results for f in result.findings]
     unchecked = [Unchecked.parse(error) for error in walk_errors]
     unchecked += [Unchecked(r.path, r.error.removeprefix(f"{r.path}: ")) for r in results if r.error]

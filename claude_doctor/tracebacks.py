@@ -98,6 +98,11 @@ PATTERNS: tuple[Pattern, ...] = (
         r"asyncio\.run\(\) cannot be called from a running event loop",
         "`asyncio.run` was called inside a running event loop (a coroutine or a notebook).",
     ),
+    _p(
+        "CD221",
+        r"'Raw\w*Event' object has no attribute 'delta'",
+        "A loop read `event.delta` on an event that has none (message_start comes first): check `event.type`.",
+    ),
     _p("CD207", r"Event loop is closed", "An AsyncAnthropic client outlived the event loop it first ran on."),
     _p("CD205", r"There is no current event loop", "`asyncio.get_event_loop()` ran where no loop exists."),
     _p("CD117", r"Unable to parse tool parameter JSON from model", "A tool call's streamed JSON input was invalid."),

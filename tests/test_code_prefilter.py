@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from claude_doctor.checks.code import runner
 from claude_doctor.checks.code.checker import Checker, Options
+from claude_doctor.checks.code.context import Need
 from claude_doctor.checks.code.prefilter import NEEDS, imports, may_hold_finding, possible_rules
 from claude_doctor.findings import all_rules
 from tests.conftest import ROOT
@@ -84,6 +85,11 @@ def blocks():
     with slow.messages.stream(model="m", max_tokens=64, messages=[]) as s:
         print(s)
     return Anthropic(http_client=httpx.Client()), long
+
+
+def deltas():
+    for event in client.messages.create(model="m", max_tokens=64, messages=[], stream=True):
+        print(event.delta.text)
 """
 
 
@@ -114,7 +120,7 @@ def test_a_tree_checked_with_and_without_the_prefilter_gives_exactly_the_same_fi
     paths = varied_tree(tmp_path)
     filtered = runner.check_files(paths, OPTIONS, jobs=2)  # worker processes, as on a real tree
     with monkeypatch.context() as patch:
-        patch.setattr(runner, "may_hold_finding", lambda text, project=None: True)
+        patch.setattr(runner, "may_hold_finding", lambda text, project=None, codes=None: True)
         full = runner.check_files(paths, OPTIONS, jobs=1)
     assert findings(filtered) == findings(full)
     assert {f.code for r in full for f in r.findings} == set(NEEDS)  # the comparison covers every rule
@@ -135,6 +141,7 @@ def test_a_tree_checked_with_and_without_the_prefilter_gives_exactly_the_same_fi
 
 def test_every_cd2xx_rule_has_a_need():
     assert set(NEEDS) == {rule.code for rule in all_rules() if rule.code.startswith("CD2")}
+    assert Need() not in NEEDS.values()  # each check says what it needs; the default parses every file
 
 
 # -- property: a finding's rule is always one the text allows ------------------------------------------
@@ -277,3 +284,21 @@ def test_a_broken_file_that_names_nothing_a_rule_needs_is_not_reported_but_one_t
     assert result.code == status
     assert [line.split(": ", 1)[0] for line in result.json["errors"] + result.json["warnings"]] == ["client.py"]
     assert result.json["summary"]["files"] == 2
+
+
+def test_only_the_selected_rules_needs_decide_which_files_are_parsed(tmp_path):
+    """With rules selected, a file none of them can fire in is not parsed (as a file no rule can fire in
+    is not), so its syntax error is not reported; the selected rules' findings stay the same."""
+    (tmp_path / "client.py").write_text("import anthropic\n\nprint 'hello'\n", encoding="utf-8")
+    (tmp_path / "web.py").write_text(
+        "from fastapi.responses import StreamingResponse\n\n"
+        "def relay():\n    return StreamingResponse(iter([]), media_type='text/event-stream')\n",
+        encoding="utf-8",
+    )
+    paths = sorted(tmp_path.glob("*.py"))
+    every = runner.check_files(paths, OPTIONS)
+    relay_only = runner.check_files(paths, Options(sdk_major=2, rules=frozenset({"CD220"})))
+    assert every[0].error.startswith(f"{paths[0]}: syntax error on line 3")
+    assert [r.error for r in relay_only] == [None, None]
+    assert [f[:3] for f in findings(relay_only)] == [(str(paths[1]), "CD220", 4)]
+    assert findings(relay_only) == findings(every)

@@ -18,8 +18,14 @@ import pytest
 
 from claude_doctor import synth
 from claude_doctor.checks import env
-from claude_doctor.checks.code.checker import Options
+from claude_doctor.checks.code.checker import CHECKS as CODE_CHECKS
+from claude_doctor.checks.code.checker import CHECKS_BY_RULE as CODE_CHECKS_BY_RULE
+from claude_doctor.checks.code.checker import Options, selected_rules
+from claude_doctor.checks.code.checker import checks_for as code_checks_for
 from claude_doctor.checks.code.runner import check_source as check_code
+from claude_doctor.checks.code.units.delta_without_event_type import DeltaWithoutEventType
+from claude_doctor.checks.code.units.removed_sampling_kwarg import RemovedSamplingKwarg
+from claude_doctor.checks.code.units.sync_client_in_async import SyncClientInAsync
 from claude_doctor.checks.secrets import env_findings, scan_files
 from claude_doctor.checks.stream import CHECKS_BY_RULE, GrammarCheck, ToolJsonCheck, check_records, checks_for
 from claude_doctor.config import Config
@@ -383,11 +389,28 @@ CODE_CASES: dict[str, tuple[str, str]] = {
             )
         """,
     ),
+    "CD221": (
+        """
+        from anthropic import Anthropic
+        client = Anthropic()
+        stream = client.messages.create(model="m", max_tokens=64, messages=[], stream=True)
+        for event in stream:
+            print(event.delta.text, end="")
+        """,
+        """
+        from anthropic import Anthropic
+        client = Anthropic()
+        stream = client.messages.create(model="m", max_tokens=64, messages=[], stream=True)
+        for event in stream:
+            if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                print(event.delta.text, end="")
+        """,
+    ),
 }
 
 
-def code_codes(source: str) -> set[str]:
-    return {f.code for f in check_code(textwrap.dedent(source), "app.py", Options(sdk_major=2))}
+def code_codes(source: str, **options) -> set[str]:
+    return {f.code for f in check_code(textwrap.dedent(source), "app.py", Options(sdk_major=2, **options))}
 
 
 @pytest.mark.parametrize("code", sorted(CODE_CASES))
@@ -395,6 +418,43 @@ def test_code_rule_fires_on_its_fixture_and_only_there(code):
     positive, negative = CODE_CASES[code]
     assert code in code_codes(positive)
     assert code not in code_codes(negative)
+    assert code_codes(positive, rules=frozenset({code})) == {code}  # only its own check ran
+
+
+def test_code_select_runs_only_the_checks_that_can_report_the_rule():
+    assert code_checks_for(frozenset({"CD201"})) == CODE_CHECKS_BY_RULE["CD201"] == (SyncClientInAsync,)
+    assert code_checks_for(selected_rules(["CD219", "CD22"], ["relay-without-anti-buffering"])) == (
+        RemovedSamplingKwarg,
+        DeltaWithoutEventType,
+    )
+    assert code_checks_for(None) == CODE_CHECKS
+    assert set(CODE_CHECKS_BY_RULE) == {r.code for r in all_rules() if r.code.startswith("CD2")}
+
+
+def test_code_rule_examples_show_the_problem_and_the_fix():
+    """``explain CD2xx`` shows code that has the problem and the same code done right: checked, the
+    example reports its rule (and nothing else) and what to use instead reports nothing."""
+    for rule in all_rules():
+        if rule.code.startswith("CD2"):
+            assert code_codes(example_module(rule.example)) == {rule.code}, rule.code
+            assert code_codes(example_module(rule.use_instead)) == set(), rule.code
+
+
+def example_module(snippet: str) -> str:
+    """A rule's example as a module: the imports its names need, and the client it calls unless it makes one."""
+    is_async = "async " in snippet or "await " in snippet
+    client = "" if "client = " in snippet else f"client = {'AsyncAnthropic' if is_async else 'Anthropic'}()\n"
+    top_level_await = "await " in snippet and "async def" not in snippet
+    body = "async def main():\n" + textwrap.indent(snippet, "    ") if top_level_await else snippet
+    return EXAMPLE_IMPORTS + client + body + "\n"
+
+
+EXAMPLE_IMPORTS = """import asyncio
+import httpx
+import httpx2
+from anthropic import Anthropic, AsyncAnthropic
+from fastapi.responses import StreamingResponse
+"""
 
 
 def fake_key() -> str:
@@ -525,8 +585,7 @@ def test_doctor_reports_an_old_sdk_in_the_target_interpreter(tmp_path):
 
 def test_explain_shows_the_example_and_what_to_use_instead():
     for rule in all_rules():
-        if rule.code.startswith(("CD1", "CD4")):
-            assert rule.example and rule.use_instead, rule.code
+        assert rule.example and rule.use_instead, rule.code
     page = invoke_cli("explain", "CD104").stdout
     example = page.index("\nExample\n  event: content_block_delta\n")
     assert example < page.index("\nUse instead\n  message = stream.get_final_message()\n") < page.index("What you may")

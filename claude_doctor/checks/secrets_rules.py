@@ -24,6 +24,8 @@ ANTHROPIC_KEY = define(
     file; if it was ever committed, purge it from history (`git filter-repo --replace-text`) and
     force-push, since revoking is what actually protects you.""",
     symptoms=("ERROR: Potential secrets about to be committed to git repo!", "sk-ant-api03-", "sk-ant-admin01-"),
+    example="""client = Anthropic(api_key="sk-ant-api03-…")""",
+    use_instead="""client = Anthropic()  # reads ANTHROPIC_API_KEY from the environment""",
 )
 
 KEY_IN_RECORDING = define(
@@ -38,6 +40,8 @@ KEY_IN_RECORDING = define(
     in one means it was written by hand, imported from a HAR or cassette without redaction, or edited.""",
     fix="""Revoke the credential, then replace each value with `[REDACTED len=N]` (or re-capture with
     `claude-doctor record`/`live`, which redact before writing) before sharing or committing the file.""",
+    example="""{"k":"request",…,"headers":[["x-api-key","sk-ant-api03-…"]],…}""",
+    use_instead="""{"k":"request",…,"headers":[["x-api-key","[REDACTED len=108]"]],…}""",
 )
 
 ENV_NOT_IGNORED = define(
@@ -51,6 +55,8 @@ ENV_NOT_IGNORED = define(
     `.env.sample`, `.env.template`, `.env.dist`) are meant to be committed and are not reported.""",
     fix="""Add the file to `.gitignore` (and `git rm --cached FILE` if it is already tracked, then revoke any
     key it held); commit a `.env.example` with empty values instead.""",
+    example="""$ git check-ignore .env        (no output: .env, which sets ANTHROPIC_API_KEY, is not ignored)""",
+    use_instead="""$ echo .env >> .gitignore      # and commit a .env.example with ANTHROPIC_API_KEY=""",
 )
 
 #: What to do about each kind of credential: where to revoke it and where its replacement belongs.

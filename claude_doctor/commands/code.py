@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..findings import Finding
+from ..findings import Finding, matches
 from ..options import Settings, fail, finish, report_options, settings
 from ..report.human import plural
 
@@ -24,7 +24,7 @@ def code(ctx: click.Context, paths: tuple[Path, ...], fix: bool, **options) -> N
     """Static checks for the streaming and asyncio mistakes no linter catches (CD2xx), and
     hardcoded keys (CD301). PATH is a file, a notebook or a folder (default: the current folder);
     folders are walked the way git sees them, so `.gitignore`d files and virtualenvs are skipped."""
-    from ..checks.code.checker import Options
+    from ..checks.code.checker import Options, selected_rules
     from ..checks.code.runner import check_files, sdk_major
     from ..checks.code.walk import collect_files
     from ..files import WalkNotes
@@ -35,7 +35,8 @@ def code(ctx: click.Context, paths: tuple[Path, ...], fix: bool, **options) -> N
     files, errors = collect_files(targets, opts.config.exclude, opts.config.root, notes)
     if not files and not errors:
         fail(f"{', '.join(map(str, targets))}: no Python files or notebooks found")
-    check_options = Options(min_timeout=opts.config.min_timeout, sdk_major=sdk_major())
+    rules = selected_rules(opts.config.select, opts.config.ignore)
+    check_options = Options(min_timeout=opts.config.min_timeout, sdk_major=sdk_major(), rules=rules)
     warnings = _skipped_virtualenvs(notes.virtualenvs, opts) + notes.irregular_note()
     if check_options.sdk_major is None:  # e.g. the core install (`pip install claude-doctor`, the hook's)
         warnings.append("CD218/CD219 not checked: no anthropic installed here (pip install 'claude-doctor[all]')")
@@ -46,9 +47,10 @@ def code(ctx: click.Context, paths: tuple[Path, ...], fix: bool, **options) -> N
     errors += [result.error for result in results if result.error]
     warnings += [warning for result in results for warning in result.warnings]
     readable = [Path(result.path) for result in results if not result.error]
-    secret_findings, secret_errors = _secrets(readable, warnings)
-    findings += secret_findings
-    errors += secret_errors
+    if matches("CD301", opts.config.select) and not matches("CD301", opts.config.ignore):
+        secret_findings, secret_errors = _secrets(readable, warnings)
+        findings += secret_findings
+        errors += secret_errors
     checked = sum(1 for result in results if not result.error and not result.skipped)
     finish(opts, findings, checked, errors=errors, warnings=warnings)
 

@@ -4,9 +4,11 @@ Every CD2xx rule needs a name that the module binds with an ``import`` statement
 out: the SDK (``anthropic``, or a client or factory that another checked module exports), ``asyncio``,
 or a web framework's response class. A file whose text holds no such statement cannot hold a finding,
 whatever it parses to, so it is not parsed at all: in a large tree that is most files, and parsing is
-most of the cost. Nor is a syntax error in such a file reported: there is nothing to check in it. The
-needs below follow what :mod:`.checker` and :mod:`.resolve` require before they report;
-``tests/test_code_prefilter.py`` checks that filtering never changes the findings.
+most of the cost. Nor is a syntax error in such a file reported: there is nothing to check in it.
+When rules are selected (``--select``), only their needs count, so a file none of them can fire in is
+not parsed either. Each check in ``units/`` states its ``need``, which follows what it and
+:mod:`.resolve` require before it reports; ``tests/test_code_prefilter.py`` checks that filtering never
+changes the findings.
 """
 
 from __future__ import annotations
@@ -14,87 +16,41 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import rules
+from .checker import CHECKS
+from .context import Need
 
 if TYPE_CHECKING:
     from .project import Project
 
-#: Where CD220 knows a response class from, and the classes (``checker._relay_class``).
-WEB_FRAMEWORKS = ("fastapi", "starlette", "flask", "werkzeug", "quart", "django", "aiohttp")
-RESPONSE_CLASSES = ("Response", "StreamingResponse", "StreamingHttpResponse", "HttpResponse", "StreamResponse")
 #: The end of the text before a module name in an import of it: ``from anthropic``, or ``import`` then
 #: only names, dots, commas and ``as`` (``import os, anthropic.types as t``).
 _IMPORT_BEFORE = re.compile(r"(?:\bfrom[ \t\f]+|\bimport\b[\w. \t\f,]*)\Z")
 _CONTINUATION = re.compile(r"\\(?:\r\n|\r|\n)")
 
 
-@dataclass(frozen=True)
-class Need:
-    """What a rule needs in a module's text before it can fire: ``hint`` (a substring of every name in
-    the first group of ``words``, looked for first because it is cheap), an import of one of
-    ``modules`` (any, when empty), at least one name of each group in ``words`` read as an attribute
-    or imported (the checker knows ``asyncio.run`` by the qualified name it resolves), and an SDK
-    client when ``client`` (the SDK imported, or a name another checked module exports as a client or
-    a factory of one)."""
-
-    modules: tuple[str, ...] = ()
-    words: tuple[tuple[str, ...], ...] = ()
-    client: bool = False
-    hint: str = ""
-
-    def met(self, text: _Text) -> bool:
-        return (
-            (not self.hint or self.hint in text.text)
-            and (not self.modules or any(text.imports(module) for module in self.modules))
-            and all(any(text.names(word) for word in group) for group in self.words)
-            and (not self.client or text.has_client())
-        )
-
-
-_CLIENT = Need(client=True)
-_ASYNCIO_RUN = (("run",),)
-#: Each rule's need. A client, a stream or an un-awaited call all come from an SDK client; CD205 is
-#: ``asyncio.get_event_loop()`` whose loop is then run; CD206 and CD207 are ``asyncio.run``; CD220 is a
-#: framework's response class.
-NEEDS: dict[str, Need] = {
-    rules.SYNC_CLIENT_IN_ASYNC.code: _CLIENT,
-    rules.ASYNC_STREAM_SYNC_WITH.code: _CLIENT,
-    rules.ASYNC_ITER_SYNC_FOR.code: _CLIENT,
-    rules.MISSING_AWAIT.code: _CLIENT,
-    rules.GET_EVENT_LOOP.code: Need(("asyncio",), (("get_event_loop",), ("run_until_complete", "run_forever"))),
-    rules.NESTED_ASYNCIO_RUN.code: Need(("asyncio",), _ASYNCIO_RUN),
-    rules.ASYNC_CLIENT_ACROSS_RUNS.code: Need(("asyncio",), _ASYNCIO_RUN, client=True),
-    rules.TEXT_STREAM_ON_MESSAGE.code: _CLIENT,
-    rules.HELPER_ON_RAW_STREAM.code: _CLIENT,
-    rules.STREAM_WITHOUT_WITH.code: _CLIENT,
-    rules.STREAM_KWARG_ON_STREAM.code: _CLIENT,
-    rules.MISSING_MAX_TOKENS.code: _CLIENT,
-    rules.LONG_REQUEST_WITHOUT_STREAM.code: _CLIENT,
-    rules.SHORT_TIMEOUT.code: _CLIENT,
-    rules.OLD_HTTPX_OBJECT.code: _CLIENT,
-    rules.REMOVED_SAMPLING_KWARG.code: _CLIENT,
-    rules.RELAY_WITHOUT_ANTI_BUFFERING.code: Need(WEB_FRAMEWORKS, (RESPONSE_CLASSES,), hint="Response"),
-}
+#: Each rule's need: its check's (``Check.need``, beside the check in ``units/``).
+NEEDS: dict[str, Need] = {rule.code: check.need for check in CHECKS for rule in check.rules}
 #: Each need once, for the question "can any rule fire?" (most rules need just a client).
 _DISTINCT_NEEDS = tuple(dict.fromkeys(NEEDS.values()))
 
 
-def may_hold_finding(text: str, project: Project | None = None) -> bool:
-    """Whether any CD2xx rule can fire in a module (or a notebook's joined cells) with this text."""
-    found = _Text(text, project)
-    return any(need.met(found) for need in _DISTINCT_NEEDS)
+def may_hold_finding(text: str, project: Project | None = None, codes: frozenset[str] | None = None) -> bool:
+    """Whether any CD2xx rule (of ``codes``, the selected ones; ``None``: all) can fire in a module (or a
+    notebook's joined cells) with this text."""
+    found = ModuleText(text, project)
+    needs = _DISTINCT_NEEDS if codes is None else dict.fromkeys(n for c, n in NEEDS.items() if c in codes)
+    return any(need.met(found) for need in needs)
 
 
 def possible_rules(text: str, project: Project | None = None) -> frozenset[str]:
     """The codes of the rules that can fire in a module with this text."""
-    found = _Text(text, project)
+    found = ModuleText(text, project)
     return frozenset(code for code, need in NEEDS.items() if need.met(found))
 
 
-class _Text:
+class ModuleText:
     """A module's text as Python reads its names (NFKC: ``ａsyncio`` is ``asyncio``), with what has
     been looked up in it so far (several rules ask the same)."""
 

@@ -34,6 +34,16 @@ SYNC_CLIENT_IN_ASYNC = define(
         "TypeError: 'async for' requires an object with __aiter__ method, got Stream",
         "TypeError: 'MessageStreamManager' object does not support the asynchronous context manager protocol",
     ),
+    example="""\
+client = Anthropic()
+
+async def answer(question):
+    message = client.messages.create(model=MODEL, max_tokens=1024, messages=question)""",
+    use_instead="""\
+client = AsyncAnthropic()
+
+async def answer(question):
+    message = await client.messages.create(model=MODEL, max_tokens=1024, messages=question)""",
 )
 
 ASYNC_STREAM_SYNC_WITH = define(
@@ -49,6 +59,14 @@ ASYNC_STREAM_SYNC_WITH = define(
     fix="""Write `async with client.messages.stream(...) as stream:` and iterate with
     `async for text in stream.text_stream:`. `claude-doctor code --fix` makes this change.""",
     symptoms=("TypeError: 'AsyncMessageStreamManager' object does not support the context manager protocol",),
+    example="""\
+client = AsyncAnthropic()
+with client.messages.stream(model=MODEL, max_tokens=1024, messages=messages) as stream:
+    ...""",
+    use_instead="""\
+client = AsyncAnthropic()
+async with client.messages.stream(model=MODEL, max_tokens=1024, messages=messages) as stream:
+    ...""",
 )
 
 ASYNC_ITER_SYNC_FOR = define(
@@ -68,6 +86,14 @@ ASYNC_ITER_SYNC_FOR = define(
         "TypeError: 'AsyncStream' object is not iterable",
         "TypeError: 'AsyncMessageStream' object is not iterable",
     ),
+    example="""\
+async with client.messages.stream(model=MODEL, max_tokens=1024, messages=messages) as stream:
+    for text in stream.text_stream:
+        print(text, end="")""",
+    use_instead="""\
+async with client.messages.stream(model=MODEL, max_tokens=1024, messages=messages) as stream:
+    async for text in stream.text_stream:
+        print(text, end="")""",
 )
 
 MISSING_AWAIT = define(
@@ -91,6 +117,14 @@ MISSING_AWAIT = define(
         "TypeError: 'coroutine' object is not iterable",
         "RuntimeWarning: coroutine 'AsyncAPIClient.post' was never awaited",
     ),
+    example="""\
+client = AsyncAnthropic()
+message = client.messages.create(model=MODEL, max_tokens=1024, messages=messages)
+print(message.content)""",
+    use_instead="""\
+client = AsyncAnthropic()
+message = await client.messages.create(model=MODEL, max_tokens=1024, messages=messages)
+print(message.content)""",
 )
 
 GET_EVENT_LOOP = define(
@@ -113,6 +147,11 @@ GET_EVENT_LOOP = define(
         "RuntimeError: There is no current event loop in thread",
         "DeprecationWarning: There is no current event loop",
     ),
+    example="""\
+loop = asyncio.get_event_loop()
+loop.run_until_complete(main())""",
+    use_instead="""\
+asyncio.run(main())""",
 )
 
 NESTED_ASYNCIO_RUN = define(
@@ -131,6 +170,12 @@ NESTED_ASYNCIO_RUN = define(
         "RuntimeError: asyncio.run() cannot be called from a running event loop",
         "RuntimeWarning: coroutine was never awaited",
     ),
+    example="""\
+async def handler(request):
+    return asyncio.run(ask(request))""",
+    use_instead="""\
+async def handler(request):
+    return await ask(request)""",
 )
 
 ASYNC_CLIENT_ACROSS_RUNS = define(
@@ -152,6 +197,17 @@ ASYNC_CLIENT_ACROSS_RUNS = define(
         "RuntimeError: Event loop is closed",
         "Retrying request to /v1/messages",
     ),
+    example="""\
+client = AsyncAnthropic()
+for question in questions:
+    asyncio.run(ask(client, question))""",
+    use_instead="""\
+async def main():
+    async with AsyncAnthropic() as client:
+        for question in questions:
+            await ask(client, question)
+
+asyncio.run(main())""",
 )
 
 TEXT_STREAM_ON_MESSAGE = define(
@@ -174,6 +230,14 @@ TEXT_STREAM_ON_MESSAGE = define(
         "TypeError: 'Message' object does not support the context manager protocol",
         "AttributeError: 'tuple' object has no attribute 'type'",
     ),
+    example="""\
+response = client.messages.create(model=MODEL, max_tokens=1024, messages=messages)
+for text in response.text_stream:
+    print(text, end="")""",
+    use_instead="""\
+with client.messages.stream(model=MODEL, max_tokens=1024, messages=messages) as stream:
+    for text in stream.text_stream:
+        print(text, end="")""",
 )
 
 HELPER_ON_RAW_STREAM = define(
@@ -194,6 +258,12 @@ HELPER_ON_RAW_STREAM = define(
         "AttributeError: 'Stream' object has no attribute 'get_final_message'",
         "AttributeError: 'AsyncStream' object has no attribute 'text_stream'",
     ),
+    example="""\
+stream = client.messages.create(model=MODEL, max_tokens=1024, messages=messages, stream=True)
+message = stream.get_final_message()""",
+    use_instead="""\
+with client.messages.stream(model=MODEL, max_tokens=1024, messages=messages) as stream:
+    message = stream.get_final_message()""",
 )
 
 STREAM_WITHOUT_WITH = define(
@@ -214,6 +284,14 @@ STREAM_WITHOUT_WITH = define(
         "AttributeError: 'MessageStreamManager' object has no attribute 'text_stream'",
         "AttributeError: 'AsyncMessageStreamManager' object has no attribute 'text_stream'",
     ),
+    example="""\
+stream = client.messages.stream(model=MODEL, max_tokens=1024, messages=messages)
+for text in stream.text_stream:
+    print(text, end="")""",
+    use_instead="""\
+with client.messages.stream(model=MODEL, max_tokens=1024, messages=messages) as stream:
+    for text in stream.text_stream:
+        print(text, end="")""",
 )
 
 STREAM_KWARG_ON_STREAM = define(
@@ -226,6 +304,12 @@ STREAM_KWARG_ON_STREAM = define(
     `TypeError: Messages.stream() got an unexpected keyword argument 'stream'`.""",
     fix="""Drop `stream=True` from the `messages.stream(...)` call. `claude-doctor code --fix` removes it.""",
     symptoms=("TypeError: Messages.stream() got an unexpected keyword argument 'stream'",),
+    example="""\
+with client.messages.stream(model=MODEL, max_tokens=1024, messages=messages, stream=True) as stream:
+    ...""",
+    use_instead="""\
+with client.messages.stream(model=MODEL, max_tokens=1024, messages=messages) as stream:
+    ...""",
 )
 
 MISSING_MAX_TOKENS = define(
@@ -239,6 +323,10 @@ MISSING_MAX_TOKENS = define(
     ('max_tokens', 'messages', 'model' and 'stream') arguments to be given`.""",
     fix="""Pass `max_tokens=` (the most tokens the answer may use, e.g. `max_tokens=1024`).""",
     symptoms=("TypeError: Missing required arguments; Expected either ('max_tokens', 'messages' and 'model')",),
+    example="""\
+message = client.messages.create(model=MODEL, messages=messages)""",
+    use_instead="""\
+message = client.messages.create(model=MODEL, max_tokens=1024, messages=messages)""",
 )
 
 LONG_REQUEST_WITHOUT_STREAM = define(
@@ -255,6 +343,11 @@ LONG_REQUEST_WITHOUT_STREAM = define(
     fix="""Stream it: `with client.messages.stream(...) as stream:` then `stream.get_final_message()`;
     or pass `stream=True`.""",
     symptoms=("ValueError: Streaming is required for operations that may take longer than 10 minutes",),
+    example="""\
+message = client.messages.create(model=MODEL, max_tokens=32000, messages=messages)""",
+    use_instead="""\
+with client.messages.stream(model=MODEL, max_tokens=32000, messages=messages) as stream:
+    message = stream.get_final_message()""",
 )
 
 SHORT_TIMEOUT = define(
@@ -277,6 +370,14 @@ SHORT_TIMEOUT = define(
         "anthropic.APITimeoutError: Request timed out or interrupted.",
         "stream stops after a few seconds",
     ),
+    example="""\
+client = Anthropic(timeout=10)
+with client.messages.stream(model=MODEL, max_tokens=4096, messages=messages) as stream:
+    ...""",
+    use_instead="""\
+client = Anthropic(timeout=httpx2.Timeout(600, connect=5))
+with client.messages.stream(model=MODEL, max_tokens=4096, messages=messages) as stream:
+    ...""",
 )
 
 OLD_HTTPX_OBJECT = define(
@@ -295,6 +396,12 @@ OLD_HTTPX_OBJECT = define(
         "TypeError: Invalid `timeout` argument; `httpx.Timeout` is from the `httpx` package",
         "TypeError: Invalid `http_client` argument",
     ),
+    example="""\
+import httpx
+client = Anthropic(timeout=httpx.Timeout(600, connect=5))""",
+    use_instead="""\
+import httpx2
+client = Anthropic(timeout=httpx2.Timeout(600, connect=5))""",
 )
 
 REMOVED_SAMPLING_KWARG = define(
@@ -315,6 +422,12 @@ REMOVED_SAMPLING_KWARG = define(
         "unexpected keyword argument 'top_p'",
         "unexpected keyword argument 'top_k'",
     ),
+    example="""\
+message = client.messages.create(model=MODEL, max_tokens=1024, messages=messages, temperature=0.2)""",
+    use_instead="""\
+message = client.messages.create(
+    model=MODEL, max_tokens=1024, messages=messages, extra_body={"temperature": 0.2}
+)""",
 )
 
 RELAY_WITHOUT_ANTI_BUFFERING = define(
@@ -330,4 +443,46 @@ RELAY_WITHOUT_ANTI_BUFFERING = define(
     fix="""Send both headers with the response: `headers={"X-Accel-Buffering": "no",
     "Cache-Control": "no-cache"}` (and turn off compression for `text/event-stream` on the path).""",
     symptoms=("everything appears at once", "stream arrives in one burst", "SSE buffered by nginx"),
+    example="""\
+@app.get("/chat")
+async def chat():
+    return StreamingResponse(relay(), media_type="text/event-stream")""",
+    use_instead="""\
+@app.get("/chat")
+async def chat():
+    return StreamingResponse(
+        relay(),
+        media_type="text/event-stream",
+        headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"},
+    )""",
+)
+
+DELTA_WITHOUT_EVENT_TYPE = define(
+    "CD221",
+    "delta-without-event-type",
+    C,
+    E,
+    "`event.delta` read on every event of a stream, without checking `event.type`.",
+    why="""Iterating a stream (`create(..., stream=True)`, or the `MessageStream` of `messages.stream()`)
+    yields every server event, and only `content_block_delta` and `message_delta` events have a `delta`.
+    The first event of every stream is `message_start`, so a loop that reads `event.delta.text` on each
+    event fails at once: `AttributeError: 'RawMessageStartEvent' object has no attribute 'delta'`
+    (sync and async alike). Reported only when the loop variable is used for nothing but `.delta` in the
+    loop and no `try` or `suppress` in it could catch the error.""",
+    fix="""Check the event's type before reading its delta: `if event.type == "content_block_delta" and
+    event.delta.type == "text_delta": print(event.delta.text)`; or, for the text alone, use
+    `with client.messages.stream(...) as stream:` and `for text in stream.text_stream:`.""",
+    symptoms=(
+        "AttributeError: 'RawMessageStartEvent' object has no attribute 'delta'",
+        "AttributeError: 'RawContentBlockStartEvent' object has no attribute 'delta'",
+    ),
+    example="""\
+stream = client.messages.create(model=MODEL, max_tokens=1024, messages=messages, stream=True)
+for event in stream:
+    print(event.delta.text, end="")""",
+    use_instead="""\
+stream = client.messages.create(model=MODEL, max_tokens=1024, messages=messages, stream=True)
+for event in stream:
+    if event.type == "content_block_delta" and event.delta.type == "text_delta":
+        print(event.delta.text, end="")""",
 )

@@ -10,7 +10,7 @@ import multiprocessing
 import os
 import re
 import tokenize
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ...errors import InputError
@@ -104,7 +104,7 @@ def _syntax_problem(text: str, exc: SyntaxError) -> str:
 
 def check_source(text: str, path: str, options: Options) -> list[Finding]:
     """Findings for one Python module's text (``# noqa`` applied; edits in ``extra["edits"]``)."""
-    if not may_hold_finding(text, options.project):
+    if not may_hold_finding(text, options.project, options.rules):
         return []  # no rule can fire, whatever the text parses to (prefilter.py): it is not parsed
     tree = parse_source(text)
     source = text.encode("utf-8")
@@ -121,10 +121,10 @@ def check_notebook(data: bytes, path: str, options: Options) -> tuple[list[Findi
     except NotebookError as exc:
         raise Unreadable(str(exc)) from None
     notes = [f"{path}: {reason}" for reason in notebook.skipped]
-    if not may_hold_finding(notebook.source, options.project):
+    if not may_hold_finding(notebook.source, options.project, options.rules):
         return [], notes
     source = notebook.source.encode("utf-8")
-    hits = Checker(tree, source, Options(options.min_timeout, options.sdk_major, True, options.project), path).run()
+    hits = Checker(tree, source, replace(options, notebook=True), path).run()
     lines = source.split(b"\n")
     findings = []
     for hit in hits:
