@@ -1,6 +1,7 @@
 """Which step of reaching the API failed (DNS, TCP, TLS, proxy or HTTP), told from an exception chain
 (``live``, the proxy) or from the error text a recording's ``end`` line kept (the stream checks). One
-table of words serves both, so a failure is named the same way wherever it is seen."""
+table of words serves both, so a failure is named the same way wherever it is seen; aiohttp's exception
+classes, which name the step themselves, are read first."""
 
 from __future__ import annotations
 
@@ -44,6 +45,17 @@ STEP_WORDS = (
     ),
     ("HTTP", ("remoteprotocolerror", "disconnected", "protocol")),
 )
+#: aiohttp's connect errors by class name, most specific first in each class's MRO: the class names the
+#: step, while the message says ``ssl:default`` even for plain TCP. Matched by name so that this module
+#: never imports aiohttp.
+AIOHTTP_STEPS = {
+    "ClientProxyConnectionError": "proxy",
+    "ClientHttpProxyError": "proxy",
+    "ClientConnectorDNSError": "DNS",
+    "ClientConnectorCertificateError": "TLS",
+    "ClientSSLError": "TLS",
+    "ClientConnectorError": "TCP",
+}
 #: aiohttp says ``ssl:default`` in every connect error, even plain TCP ones: removed before reading.
 _AIOHTTP_SSL_ARG = re.compile(r"\bssl:\S+")
 
@@ -60,15 +72,25 @@ def step_from_text(text: str) -> str | None:
 
 
 def failed_step(exc: BaseException) -> str:
-    """The step that failed for an exception raised before any response, by the types in its chain
-    (``socket.gaierror``, ``ssl.SSLError``, httpx's ``ConnectError``) or their words, whichever names
-    the most specific step."""
+    """The step that failed for an exception raised before any response: by an aiohttp connect error in
+    its chain (the proxy's client), else by the types in it (``socket.gaierror``, ``ssl.SSLError``,
+    httpx's ``ConnectError``) or their words, whichever names the most specific step."""
     chain = list(_chain(exc))
+    named = next((step for e in chain if (step := _aiohttp_step(e)) is not None), None)
+    if named is not None:
+        return named
     text = _AIOHTTP_SSL_ARG.sub("", " ".join(f"{type(e).__name__}: {e}" for e in chain).lower())
     for step, words in STEP_WORDS:
         if any(_STEP_TYPES.get(step, _never)(e) for e in chain) or any(word in text for word in words):
             return step
     return "HTTP"
+
+
+def _aiohttp_step(exc: BaseException) -> str | None:
+    for cls in type(exc).__mro__:
+        if cls.__module__.split(".")[0] == "aiohttp" and cls.__name__ in AIOHTTP_STEPS:
+            return AIOHTTP_STEPS[cls.__name__]
+    return None
 
 
 def _never(exc: BaseException) -> bool:

@@ -8,7 +8,9 @@ alone gets the decoded bodies), no timeouts or retries of its own. An ``HTTPS_PR
 upstream is honoured as the SDK would, looked up once at start (aiohttp's ``trust_env`` would re-read
 the environment and ``.netrc`` in a thread for every request).
 
-Each exchange becomes one recording file, flushed per line, redacted, and checked as it goes.
+Each exchange becomes one recording file, flushed per line, redacted, and checked as it goes by the
+monitor's ``ExchangeWatch``, which also tells the sinks (with ``--metrics``, a ``PrometheusSink`` served
+on ``/metrics`` from this same loop): one analysis gives both the findings and the metrics.
 
 Faults are passed on as they happened: an upstream that breaks mid-body breaks the client's connection
 the same way (a reset is a reset, a close is a close) and the recording ends ``reset``; a client that
@@ -31,10 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ..checks.stream import StreamAnalyzer
 from ..config import Config
 from ..failures import failed_step
 from ..findings import Finding
+from ..monitor.summary import Sink
+from ..monitor.watch import ExchangeWatch
 from ..recording.encoding import BodyDecoder
 from ..recording.jsonl import BODY_PART, MAX_JOINED_BODY, RecordingWriter
 from ..recording.model import Headers
@@ -54,6 +57,8 @@ from .transport import ExchangeRecorder, forwarded_headers
 
 if TYPE_CHECKING:
     from aiohttp import ClientResponse, ClientSession, StreamReader, web
+
+    from ..monitor.prometheus import PrometheusSink
 
 PUBLIC_API = "https://api.anthropic.com"
 MAX_REQUEST = 256 * 1024 * 1024  #: far above the API's 32 MB: the API, not the proxy, says no
@@ -96,6 +101,7 @@ PATH_WORDS = frozenset(
 
 
 RECENT_EXCHANGES = 1000  #: how many finished exchanges :attr:`RecordingProxy.captured` keeps
+METRICS_CONNECTIONS = 16  #: open connections ``/metrics`` takes (a scraper or two, and a curl)
 
 
 @dataclass
@@ -124,6 +130,8 @@ class ProxyOptions:
     port: int = 0
     config: Config = field(default_factory=Config)
     on_exchange: Callable[[Captured], None] | None = None
+    sinks: tuple[Sink, ...] = ()  #: told of every exchange (the monitor's interface)
+    metrics: tuple[str, int] | None = None  #: where to serve Prometheus ``/metrics``, if anywhere
 
 
 class _ClientGone(Exception):
@@ -147,7 +155,7 @@ class _Exchange:
         self.method = method
         self.path = path
         self.file: Path = proxy.recording_path(index, path)
-        self.analyzer = StreamAnalyzer(str(self.file), proxy.options.config)
+        self.watch = ExchangeWatch(proxy.options.config, proxy.sinks, path=str(self.file))
         self.findings: list[Finding] = []
         self.error: str | None = None
         self.stream: IO[bytes] | None = None
@@ -157,7 +165,7 @@ class _Exchange:
         except OSError as exc:  # the app's request goes on; only the recording is lost
             why = f"recording not created: {exc.strerror or exc}"
         writer = RecordingWriter(self.stream, "proxy") if self.stream is not None else None
-        self.recorder = ExchangeRecorder(writer, 0, listener=self._check)
+        self.recorder = ExchangeRecorder(writer, 0, listener=self.watch)
         if why is not None:
             self.recorder.stop(why)
 
@@ -166,9 +174,6 @@ class _Exchange:
         data is forwarded before any is recorded and checked. Calls stay in order; times are taken by
         the caller, now."""
         defer(getattr(self.recorder, name), *args)
-
-    def _check(self, record: Any) -> None:
-        self.findings.extend(self.analyzer.add(record))
 
     def cancelled(self, t: float | None = None) -> None:
         """Record that the exchange was cut off: by the client, or by the proxy shutting down."""
@@ -181,7 +186,9 @@ class _Exchange:
         if self.stream is not None:
             with contextlib.suppress(OSError):  # a full disk fails the close too; the failure is reported
                 self.stream.close()
-        self.findings = self.analyzer.finish()
+        summary = self.watch.summary
+        # one exchange per file: its findings name no exchange, as ``claude-doctor stream`` says them
+        self.findings = [f.at(exchange=None) for f in summary.findings] if summary is not None else []
         return Captured(
             self.index,
             self.method,
@@ -219,11 +226,28 @@ class RecordingProxy:
         self.stopping = False  #: set by :meth:`stop`: exchanges cut off now were cut off by the proxy
         self._stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.port = options.port
+        self.prometheus: PrometheusSink | None = None  #: what ``/metrics`` serves, with ``metrics``
+        self.sinks: tuple[Sink, ...] = options.sinks
+        if options.metrics is not None:
+            from prometheus_client import ProcessCollector
+
+            from ..monitor.prometheus import PrometheusSink
+
+            self.prometheus = PrometheusSink()
+            ProcessCollector(registry=self.prometheus.registry)  # the sidecar's own memory, CPU and files
+            self.sinks += (self.prometheus,)
+        self._metrics_runner: web.AppRunner | None = None
+        self._metrics_listener: asyncio.Server | None = None
+        self.metrics_port = options.metrics[1] if options.metrics is not None else 0
 
     @property
     def url(self) -> str:
-        host = self.options.host
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+        return _http_url(self.options.host, self.port)
+
+    @property
+    def metrics_url(self) -> str | None:
+        """Where Prometheus scrapes, once :meth:`start_metrics` listens."""
+        return f"{_http_url(self.options.metrics[0], self.metrics_port)}/metrics" if self.options.metrics else None
 
     def recording_path(self, index: int, path: str) -> Path:
         """``<start time>-<n>-<path>.jsonl``: sorted by time, unique across runs sharing a folder. The
@@ -265,6 +289,36 @@ class RecordingProxy:
             raise
         self.port = self._listener.sockets[0].getsockname()[1]
 
+    async def start_metrics(self) -> None:
+        """Serve ``GET /metrics`` on ``options.metrics`` (no-op without it), on a runner of its own in
+        this loop: a scrape reads the counters the exchanges' watches update, never the traffic."""
+        if self.prometheus is None or self.options.metrics is None:
+            return
+        from aiohttp import web
+
+        from ..monitor.prometheus import CONTENT_TYPE
+
+        sink = self.prometheus
+
+        async def metrics(request: web.Request) -> web.Response:
+            # in a thread: a scrape of many models' series takes milliseconds the streams must not wait
+            body = await asyncio.get_running_loop().run_in_executor(None, sink.exposition)
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+        app = web.Application()
+        app.router.add_get("/metrics", metrics)
+        guard = ConnectionGuard(METRICS_CONNECTIONS, self.log)
+        self._metrics_runner = hardened_runner(app, guard, shutdown_timeout=0.5)
+        await self._metrics_runner.setup()
+        host = self.options.metrics[0]
+        try:
+            self._metrics_listener = await listen(self._metrics_runner, guard, host, self.metrics_port)
+        except OSError:
+            await close_server(None, self._metrics_runner)
+            self._metrics_runner = None
+            raise
+        self.metrics_port = self._metrics_listener.sockets[0].getsockname()[1]
+
     def hurry(self) -> None:
         """Cut off every open exchange now instead of giving each its grace period (a second Ctrl-C);
         each is still recorded to its end, as ended by the proxy."""
@@ -283,6 +337,8 @@ class RecordingProxy:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        await close_server(self._metrics_listener, self._metrics_runner)  # after the last exchange counted
+        self._metrics_listener = self._metrics_runner = None
         self.log.summary()
 
     # -- one exchange
@@ -320,7 +376,7 @@ class RecordingProxy:
             exchange.cancelled(recorder.now())
             raise
         except (TimeoutError, ClientError, OSError) as exc:
-            exchange.error = f"{_failed_step(exc)} step failed reaching {self.upstream}"
+            exchange.error = f"{failed_step(exc)} step failed reaching {self.upstream}"
             exchange.later("end", "error", exc, recorder.now())
             _break(request, exc)
             return web.StreamResponse(status=502)  # never sent: the connection is already closed
@@ -441,27 +497,15 @@ async def _streamed(head: bytearray, content: StreamReader, recorder: ExchangeRe
         recorder.request_body(data)
 
 
+def _http_url(host: str, port: int) -> str:
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 def _path_slug(path: str) -> str:
     """The API words of a request path, for a file name: ``/v1/messages?beta=true`` is ``v1-messages``;
     every other segment (an id, a model, a key someone put in the URL) is ``_``."""
     words = [w if w in PATH_WORDS else "_" for w in re.split(r"[/:]", path.split("?")[0]) if w]
     return re.sub(r"_(?:-_)+", "_", "-".join(words))[:60] or "root"
-
-
-def _failed_step(exc: BaseException) -> str:
-    """aiohttp names the step in its exception class (its messages say ``ssl:default`` even for plain
-    TCP, which would fool a reading of the text); anything else is classified as ``live`` does."""
-    import aiohttp
-
-    steps = (
-        (aiohttp.ClientProxyConnectionError, "proxy"),
-        (aiohttp.ClientHttpProxyError, "proxy"),
-        (aiohttp.ClientConnectorDNSError, "DNS"),
-        (aiohttp.ClientConnectorCertificateError, "TLS"),
-        (aiohttp.ClientSSLError, "TLS"),
-        (aiohttp.ClientConnectorError, "TCP"),
-    )
-    return next((step for kind, step in steps if isinstance(exc, kind)), None) or failed_step(exc)
 
 
 def _is_reset(exc: BaseException) -> bool:
@@ -491,17 +535,21 @@ def _break(request: web.Request, exc: BaseException) -> None:
 
 
 @contextlib.contextmanager
-def running(upstream: str, out: str | Path, config: Config | None = None) -> Iterator[RecordingProxy]:
+def running(
+    upstream: str, out: str | Path, config: Config | None = None, *, metrics: tuple[str, int] | None = None
+) -> Iterator[RecordingProxy]:
     """Run a recording proxy on a free loopback port in a background thread for the ``with`` block
-    (tests, notebooks): ``with running(url, "recs") as proxy: Anthropic(base_url=proxy.url)``."""
+    (tests, notebooks): ``with running(url, "recs") as proxy: Anthropic(base_url=proxy.url)``; with
+    ``metrics=("127.0.0.1", 0)`` it serves ``proxy.metrics_url`` too."""
     ready = threading.Event()
     loop = IdleLoop()
-    proxy = RecordingProxy(ProxyOptions(upstream, Path(out), config=config or Config()))
+    proxy = RecordingProxy(ProxyOptions(upstream, Path(out), config=config or Config(), metrics=metrics))
     failure: list[BaseException] = []
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
         try:
+            loop.run_until_complete(proxy.start_metrics())
             loop.run_until_complete(proxy.start())
         except BaseException as exc:
             failure.append(exc)

@@ -7,6 +7,10 @@ request the SDK sends (retries included, as exchanges 0, 1, 2, …) is written w
 every body chunk at the moment the SDK's reader gets it, and how the body ended, redacted and flushed per
 line. Nothing is buffered or changed on the way to the SDK: the recorder only watches.
 
+The same transports carry the in-process monitor (``monitor/client.py``): :func:`client_kwargs` wraps a
+client's transports around any :class:`Exchanges`, which hands out one recorder per request, with a
+writer or without one.
+
 ``httpx2`` is imported only when a client is built, so ``import claude_doctor`` stays light.
 """
 
@@ -18,7 +22,8 @@ import threading
 import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import IO, TYPE_CHECKING, Any
+from time import monotonic
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ..keys import redact_headers, redact_text
 from ..recording.encoding import BodyDecoder
@@ -70,7 +75,9 @@ class ExchangeRecorder:
 
     A recording that cannot be written (disk full, file too large, no writer at all) never reaches the
     traffic: writing stops, the file keeps the valid lines it has, ``failed`` says why, ``on_failure``
-    hears it once, and the listener still gets every record."""
+    hears it once, and the listener still gets every record. A listener that raises is dropped (with
+    one logged warning), never felt by the traffic either. ``on_end`` is called once the end is written
+    and the listener has heard it (the flight recorder closes its spool there)."""
 
     def __init__(
         self,
@@ -79,8 +86,10 @@ class ExchangeRecorder:
         lock: threading.Lock | None = None,
         listener: Callable[[Record], object] | None = None,
         on_failure: Callable[[str], object] | None = None,
+        on_end: Callable[[], object] | None = None,
     ) -> None:
         self.writer = writer
+        self.on_end = on_end
         self.failed: str | None = None
         self.on_failure = on_failure
         self.i = i
@@ -103,7 +112,7 @@ class ExchangeRecorder:
         self.started = time.monotonic()
         self._write("request", self.i, 0.0, method, url, headers, body, parts)
         if self.listener is not None:
-            self.listener(_request_record(self.i, method, url, headers, body))
+            self._tell(_request_record(self.i, method, url, headers, body))
 
     def request_body(self, data: bytes) -> None:
         """Record the next piece of a body announced with ``request(..., parts=True)``."""
@@ -119,22 +128,34 @@ class ExchangeRecorder:
         if self.decode.problem is not None:
             self._undecodable()
         if self.listener is not None:
-            self.listener(Response(self.i, t, status, reason, http_version, redact_headers(headers)[0]))
+            self._tell(Response(self.i, t, status, reason, http_version, redact_headers(headers)[0]))
 
     def chunk(self, raw: bytes, t: float | None = None) -> None:
-        """Record body bytes as received (``t``: when they arrived, if taken before forwarding them)."""
-        undecoded = self.decode.problem
-        data = self.decode(raw)
-        if self.decode.problem is not undecoded:
-            self._undecodable()
-        if not data:
+        """Record body bytes as received (``t``: when they arrived, if taken before forwarding them).
+        Bytes after the end (a reader closed before its last chunk was recorded) are not recorded."""
+        if self.reason is not None:
+            return
+        data = raw
+        decode = self.decode
+        if decode.codings:  # the common case, an identity body, costs no call
+            undecoded = decode.problem
+            data = decode(raw)
+            if decode.problem is not undecoded:
+                self._undecodable()
+            if not data:
+                return
+        elif not data:
             return
         t = self.now() if t is None else t
         self.bytes += len(data)
         self.chunks += 1
-        self._write("chunk", self.i, t, data)
+        if self.writer is not None:
+            self._write("chunk", self.i, t, data)
         if self.listener is not None:
-            self.listener(Chunk(self.i, t, data))
+            try:  # as _tell, inline: this runs for every chunk
+                self.listener(Chunk(self.i, t, data))
+            except Exception as exc:
+                self._deaf(exc)
 
     def _undecodable(self) -> None:
         """Say in the recording why its body is stored as received (its readers leave it unchecked)."""
@@ -158,7 +179,22 @@ class ExchangeRecorder:
         error_type = error.split(":")[0] if error else None
         self._write("end", self.i, t, reason, error, error_type)
         if self.listener is not None:
-            self.listener(End(self.i, t, reason, error, error_type))
+            self._tell(End(self.i, t, reason, error, error_type))
+        if self.on_end is not None:
+            self.on_end()
+
+    def _tell(self, record: Record) -> None:
+        """Hand a record to the listener; one that raises is dropped, so the traffic never feels it."""
+        try:
+            self.listener(record)  # type: ignore[misc]
+        except Exception as exc:
+            self._deaf(exc)
+
+    def _deaf(self, exc: Exception) -> None:
+        self.listener = None
+        from ..monitor.watch import warn_once
+
+        warn_once("the exchange listener", exc, "it stopped hearing this exchange")
 
     def flush(self) -> None:
         """Write any chunk held back (one that may end inside a key) before the file is closed."""
@@ -172,6 +208,8 @@ class ExchangeRecorder:
                 getattr(self.writer, record)(*args)
         except OSError as exc:
             self.stop(_stopped(exc))
+        except Exception as exc:  # a fault of the writer's own: the recording stops, the traffic goes on
+            self.stop(f"recording stopped: {redact_text(describe(exc))}")
 
     def stop(self, why: str) -> None:
         """Write nothing more for this exchange (the first reason is kept)."""
@@ -201,6 +239,16 @@ def _request_record(i: int, method: str, url: str, headers: Headers, body: bytes
 
 
 # -- the httpx2 transports ---------------------------------------------------------------------------
+
+
+class Exchanges(Protocol):
+    """What a wrapped client's transports share: a recorder for each request, and a close."""
+
+    def exchange(self) -> ExchangeRecorder:
+        """The recorder of the next request (retries included)."""
+
+    def close(self) -> None:
+        """The client is closing."""
 
 
 class _Session:
@@ -265,23 +313,38 @@ def _failed(recorder: ExchangeRecorder, exc: BaseException) -> None:
 
 def _build_sync_stream(httpx2: Any) -> type:
     class RecordingStream(httpx2.SyncByteStream):
-        """The response body as the SDK reads it, each chunk recorded as it passes."""
+        """The response body as the SDK reads it. Each chunk goes to the SDK first and is recorded when
+        the SDK asks for the next one (timed when it arrived), so recording and checks never hold a byte
+        back; a chunk the SDK was given just before it stopped reading is recorded at the stop."""
 
         def __init__(self, inner: Any, recorder: ExchangeRecorder) -> None:
             self.inner = inner
             self.recorder = recorder
+            self.pending: tuple[bytes, float] | None = None  #: the chunk the SDK holds, not yet recorded
 
         def __iter__(self) -> Iterator[bytes]:
+            recorder = self.recorder
             try:
                 for raw in self.inner:
-                    self.recorder.chunk(raw)
+                    t = monotonic() - recorder.started  # recorder.now(), without the call
+                    self.pending = (raw, t)
                     yield raw
+                    self.pending = None
+                    recorder.chunk(raw, t)
             except BaseException as exc:
-                self.recorder.interrupted(exc)
+                self.record_pending()
+                recorder.interrupted(exc)
                 raise
-            self.recorder.end("eof")
+            recorder.end("eof")
+
+        def record_pending(self) -> None:
+            if self.pending is not None:
+                raw, t = self.pending
+                self.pending = None
+                self.recorder.chunk(raw, t)
 
         def close(self) -> None:
+            self.record_pending()
             self.recorder.end("cancelled")  # a no-op when the body already ended
             self.inner.close()
 
@@ -295,18 +358,31 @@ def _build_async_stream(httpx2: Any) -> type:
         def __init__(self, inner: Any, recorder: ExchangeRecorder) -> None:
             self.inner = inner
             self.recorder = recorder
+            self.pending: tuple[bytes, float] | None = None  #: the chunk the SDK holds, not yet recorded
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
+            recorder = self.recorder
             try:
                 async for raw in self.inner:
-                    self.recorder.chunk(raw)
+                    t = monotonic() - recorder.started  # recorder.now(), without the call
+                    self.pending = (raw, t)
                     yield raw
+                    self.pending = None
+                    recorder.chunk(raw, t)
             except BaseException as exc:
-                self.recorder.interrupted(exc)
+                self.record_pending()
+                recorder.interrupted(exc)
                 raise
-            self.recorder.end("eof")
+            recorder.end("eof")
+
+        def record_pending(self) -> None:
+            if self.pending is not None:
+                raw, t = self.pending
+                self.pending = None
+                self.recorder.chunk(raw, t)
 
         async def aclose(self) -> None:
+            self.record_pending()
             self.recorder.end("cancelled")
             await self.inner.aclose()
 
@@ -317,14 +393,14 @@ def _build_transports(httpx2: Any) -> tuple[type, type]:
     sync_stream, async_stream = _build_sync_stream(httpx2), _build_async_stream(httpx2)
 
     class RecordingTransport(httpx2.BaseTransport):
-        """Wraps the real transport; records each exchange into the client's recording."""
+        """Wraps the real transport; hands each exchange to a recorder from ``exchanges``."""
 
-        def __init__(self, inner: Any, session: _Session) -> None:
+        def __init__(self, inner: Any, exchanges: Exchanges) -> None:
             self.inner = inner
-            self.session = session
+            self.exchanges = exchanges
 
         def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-            recorder = self.session.exchange()
+            recorder = self.exchanges.exchange()
             _begin(recorder, request, request.read())
             try:
                 response = self.inner.handle_request(request)
@@ -337,17 +413,17 @@ def _build_transports(httpx2: Any) -> tuple[type, type]:
 
         def close(self) -> None:
             self.inner.close()
-            self.session.close()
+            self.exchanges.close()
 
     class AsyncRecordingTransport(httpx2.AsyncBaseTransport):
         """The async twin of ``RecordingTransport``."""
 
-        def __init__(self, inner: Any, session: _Session) -> None:
+        def __init__(self, inner: Any, exchanges: Exchanges) -> None:
             self.inner = inner
-            self.session = session
+            self.exchanges = exchanges
 
         async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-            recorder = self.session.exchange()
+            recorder = self.exchanges.exchange()
             _begin(recorder, request, await request.aread())
             try:
                 response = await self.inner.handle_async_request(request)
@@ -360,7 +436,7 @@ def _build_transports(httpx2: Any) -> tuple[type, type]:
 
         async def aclose(self) -> None:
             await self.inner.aclose()
-            self.session.close()
+            self.exchanges.close()
 
     return RecordingTransport, AsyncRecordingTransport
 
@@ -375,12 +451,14 @@ def _socket_options() -> list[tuple[int, int, int]]:
     return options
 
 
-def _client_kwargs(httpx2: Any, path: str, is_async: bool, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The SDK's defaults (timeout, limits, redirects, keepalive, environment proxies), every transport
-    wrapped in a recorder writing to ``path``."""
+def client_kwargs(exchanges: Exchanges, is_async: bool, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` for an ``httpx2`` client with the SDK's defaults (timeout, limits, redirects, keepalive,
+    environment proxies), every transport wrapped so that each request gets a recorder from
+    ``exchanges``. A ``transport=`` given is the one wrapped; so are ``mounts=``."""
+    import httpx2
     from httpx2._utils import get_environment_proxies  # the helper the SDK's own default client uses
 
-    sync_transport, async_transport = _build_transports(httpx2)
+    sync_transport, async_transport = transport_classes(httpx2)
     wrapper = async_transport if is_async else sync_transport
     plain = httpx2.AsyncHTTPTransport if is_async else httpx2.HTTPTransport
     kwargs.setdefault("timeout", httpx2.Timeout(SDK_TIMEOUT["timeout"], connect=SDK_TIMEOUT["connect"]))
@@ -390,20 +468,30 @@ def _client_kwargs(httpx2: Any, path: str, is_async: bool, kwargs: dict[str, Any
         k: kwargs[k] for k in ("verify", "cert", "trust_env", "http1", "http2", "limits") if k in kwargs
     }
     transport_kwargs.setdefault("socket_options", _socket_options())
-    session = _Session(path)
     inner = kwargs.pop("transport", None) or plain(**transport_kwargs)
     proxy = kwargs.pop("proxy", None)
     proxies = {"all://": proxy} if proxy is not None else {}
     if proxy is None and kwargs.get("trust_env", True):
         proxies = get_environment_proxies()
     mounts = {
-        pattern: None if url is None else wrapper(plain(proxy=url, **transport_kwargs), session)
+        pattern: None if url is None else wrapper(plain(proxy=url, **transport_kwargs), exchanges)
         for pattern, url in proxies.items()
     }
-    mounts.update({k: wrapper(t, session) for k, t in kwargs.pop("mounts", {}).items()})
+    mounts.update({k: wrapper(t, exchanges) for k, t in kwargs.pop("mounts", {}).items()})
     kwargs["mounts"] = mounts
-    kwargs["transport"] = wrapper(inner, session)
+    kwargs["transport"] = wrapper(inner, exchanges)
     return kwargs
+
+
+_TRANSPORTS: tuple[type, type] | None = None
+
+
+def transport_classes(httpx2: Any) -> tuple[type, type]:
+    """The wrapping transport classes, built once (they subclass ``httpx2``'s, imported only now)."""
+    global _TRANSPORTS
+    if _TRANSPORTS is None:
+        _TRANSPORTS = _build_transports(httpx2)
+    return _TRANSPORTS
 
 
 def recording_client(path: str, **kwargs: Any) -> httpx2.Client:
@@ -412,11 +500,11 @@ def recording_client(path: str, **kwargs: Any) -> httpx2.Client:
     Keyword arguments go to ``httpx2.Client``; a ``transport=`` given is the one wrapped."""
     import httpx2
 
-    return httpx2.Client(**_client_kwargs(httpx2, path, False, kwargs))
+    return httpx2.Client(**client_kwargs(_Session(path), False, kwargs))
 
 
 def async_recording_client(path: str, **kwargs: Any) -> httpx2.AsyncClient:
     """The ``httpx2.AsyncClient`` twin of :func:`recording_client`, for ``AsyncAnthropic``."""
     import httpx2
 
-    return httpx2.AsyncClient(**_client_kwargs(httpx2, path, True, kwargs))
+    return httpx2.AsyncClient(**client_kwargs(_Session(path), True, kwargs))

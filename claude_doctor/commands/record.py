@@ -5,6 +5,9 @@ free port, runs CMD with ``ANTHROPIC_BASE_URL`` pointing at itself, and stops wh
 way each exchange is saved as one recording and checked as it completes: a line per exchange and its
 findings go to stderr as they happen (so they never mix with the app's stdout), the report goes to
 stdout at the end. Exit status: CMD's (0 standalone), or 1 when findings reach ``--fail-on``.
+
+With ``--metrics HOST:PORT`` it also serves Prometheus ``/metrics`` there (a sidecar scraped by the
+user's Prometheus): the monitor's metrics and findings counters, from the same checks.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ if TYPE_CHECKING:
     from ..capture.proxy import Captured, RecordingProxy
 
 DEFAULT_PORT = 8766  #: next to ``serve``'s 8765
+DEFAULT_METRICS_PORT = 9464  #: OpenTelemetry's Prometheus exporter's port
 DEFAULT_OUT = "recordings/captured"
 
 
-def parse_listen(value: str, default_port: int) -> tuple[str, int]:
+def parse_listen(value: str, default_port: int, option: str = "--listen") -> tuple[str, int]:
     """``HOST:PORT``, ``[v6]:PORT``, ``:PORT``, ``PORT`` or ``HOST`` (loopback and the default port fill in)."""
     host, port = "127.0.0.1", str(default_port)
     if value.isdigit():
@@ -42,9 +46,35 @@ def parse_listen(value: str, default_port: int) -> tuple[str, int]:
         host = host or "127.0.0.1"
     elif value:
         host = value
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise click.BadParameter(f"{value!r}: expected HOST:PORT with a port from 0 to 65535", param_hint="--listen")
+    if not port.isdigit() or not 0 <= int(port) <= 65535 or not host.strip() or (":" in host and not _is_v6(host)):
+        raise click.BadParameter(f"{value!r}: expected HOST:PORT with a port from 0 to 65535", param_hint=option)
     return host, int(port)
+
+
+def _is_v6(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).version == 6
+    except ValueError:
+        return False
+
+
+def parse_metrics(value: str | None) -> tuple[str, int] | None:
+    """``--metrics``: where to serve ``/metrics``, as ``--listen`` reads it (a port alone binds loopback,
+    a host alone takes port 9464); prometheus-client must be installed."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter(f"{value!r}: expected HOST:PORT with a port from 0 to 65535", param_hint="--metrics")
+    where = parse_listen(value.strip(), DEFAULT_METRICS_PORT, "--metrics")
+    try:
+        import prometheus_client
+    except ImportError:
+        fail("--metrics needs prometheus-client: pip install 'claude-doctor[all]'")
+    # ``_created`` series would double every series scraped; this process is ours alone
+    prometheus_client.disable_created_metrics()
+    return where
 
 
 def default_upstream() -> str:
@@ -65,6 +95,12 @@ def default_upstream() -> str:
     metavar="DIR",
     help="One recording per exchange goes here (redacted: safe to share).",
 )
+@click.option(
+    "--metrics",
+    default=None,
+    metavar="HOST:PORT",
+    help=f"Also serve Prometheus /metrics there (PORT alone: on 127.0.0.1; HOST alone: port {DEFAULT_METRICS_PORT}).",
+)
 @idle_gap_option
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[-- CMD…]")
 @report_options
@@ -74,6 +110,7 @@ def record(
     listen: str | None,
     upstream: str | None,
     out: str,
+    metrics: str | None,
     command: tuple[str, ...],
     **options,
 ) -> None:
@@ -83,12 +120,15 @@ def record(
     ANTHROPIC_BASE_URL set:  claude-doctor record -- python app.py"""
     opts = settings(ctx, **options)
     host, port = parse_listen(listen or "", 0 if command and listen is None else DEFAULT_PORT)
+    scrape = parse_metrics(metrics)
     target = (upstream or default_upstream()).rstrip("/")
     if not target.startswith(("http://", "https://")):
         fail(f"--upstream {target!r}: expected an http:// or https:// URL")
-    proxy = _proxy(target, Path(out), host, port, opts)
+    proxy = _proxy(target, Path(out), host, port, scrape, opts)
     proxy.log.take_over("aiohttp", "asyncio")
     warn_if_exposed("record", host, "through it and read what it records")
+    if scrape is not None:
+        warn_if_exposed("record", scrape[0], "to /metrics and read the models and findings counted")
     try:
         code = _run(_main(proxy, list(command), target, opts))
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
@@ -106,26 +146,30 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
         return runner.run(main)
 
 
-def _proxy(upstream: str, out: Path, host: str, port: int, opts: Settings) -> RecordingProxy:
+def _proxy(
+    upstream: str, out: Path, host: str, port: int, metrics: tuple[str, int] | None, opts: Settings
+) -> RecordingProxy:
     from ..capture.proxy import ProxyOptions, RecordingProxy
 
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"{out}: cannot create: {exc.strerror or exc}")
-    return RecordingProxy(ProxyOptions(upstream, out, host, port, opts.config, on_exchange=_Live(opts)))
+    options = ProxyOptions(upstream, out, host, port, opts.config, on_exchange=_Live(opts), metrics=metrics)
+    return RecordingProxy(options)
 
 
 async def _main(proxy: RecordingProxy, command: list[str], upstream: str, opts: Settings) -> int:
     """Serve until Ctrl-C (standalone) or until CMD exits; returns the exit status to pass on."""
-    try:
-        await proxy.start()
-    except OSError as exc:
-        reason = "port in use" if exc.errno in (48, 98, 10048) else (exc.strerror or str(exc))
-        fail(f"cannot listen on {proxy.options.host}:{proxy.options.port}: {reason}")
+    metrics = proxy.options.metrics
+    if metrics is not None:
+        await _listening(proxy.start_metrics(), *metrics)
+    await _listening(proxy.start(), proxy.options.host, proxy.options.port)
     _settle_garbage_collector()
     say = _say(opts)
     say(f"record: {proxy.url} -> {redact_text(upstream)}, recordings in {proxy.options.out}/")
+    if proxy.metrics_url is not None:
+        say(f"record: Prometheus metrics at {proxy.metrics_url}")
     hurrying = "open exchanges are cut off, each recorded to its end"
     with StopSignals(proxy.hurry, proxy.log, hurrying) as signals:
         try:
@@ -137,6 +181,15 @@ async def _main(proxy: RecordingProxy, command: list[str], upstream: str, opts: 
         finally:
             signals.stop.set()  # from now on, a signal hurries the shutdown
             await proxy.stop()
+
+
+async def _listening(start: Coroutine[Any, Any, None], host: str, port: int) -> None:
+    """Await a server's start; a port that cannot be bound is a one-line error, exit 2."""
+    try:
+        await start
+    except OSError as exc:
+        reason = "port in use" if exc.errno in (48, 98, 10048) else (exc.strerror or str(exc))
+        fail(f"cannot listen on {host}:{port}: {reason}")
 
 
 def _settle_garbage_collector() -> None:

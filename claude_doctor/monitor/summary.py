@@ -59,6 +59,11 @@ class ExchangeSummary:
             return None
 
     @property
+    def is_stream(self) -> bool:
+        """A streamed answer: the chunk metrics are for streams only, and an error status's body is not one."""
+        return bool(self.streamed) and (self.status is None or 200 <= self.status < 300)
+
+    @property
     def model(self) -> str | None:
         """The model to label metrics with: the one asked for, else the one that answered."""
         return self.request_model or self.response_model
@@ -69,9 +74,12 @@ class ExchangeSummary:
 
 
 class Sink(Protocol):
-    """Where summaries go. Calls come from the thread (or event loop) that reads the response, so a sink
-    must be quick and must not raise; the monitor catches what it raises anyway, warns once and goes on
-    without that sink for the exchange."""
+    """Where summaries go. Calls come from the thread (or event loop) that reads the response, in the
+    middle of the app's read: each must return in microseconds and never block (no network, disk or
+    contended lock); work that can block goes to the sink's own worker behind a bounded queue that drops
+    when full. ``exchange_finished`` runs before the app's read of the body completes, so a span the app
+    or an instrumentation owns is still open. The monitor catches what a sink raises (one ``logging``
+    warning, the sink left out for the rest of that exchange) but cannot interrupt a sink that blocks."""
 
     def exchange_started(self, summary: ExchangeSummary) -> None:
         """The request is on its way (a span starts here)."""
