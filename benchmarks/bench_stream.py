@@ -1,27 +1,50 @@
 """Stream analysis speed and memory, and CLI start-up, each as a ratio to an anchor measured in the
-same run (issue 3's goals):
+same run, on two shapes of stream:
 
-- ``claude-doctor stream`` on a 50 MB recording vs the SDK's own ``SSEDecoder`` + ``json.loads`` on the
-  same chunks in memory: goal ≥ 1.5× (events/s);
-- peak memory of ``claude-doctor stream`` on recordings of growing size: goal < 100 MB whatever the size;
-- ``claude-doctor --version`` and ``claude-doctor rules`` wall time vs ``python -c "import click"``: goal ≤ 1.5×.
+- **large events** (issue 3): deltas of a few words with a leading space, pings every 100 events,
+  tool input in 12-character pieces; 50 MB, about 130 bytes an event on average.
+- **small events** (issue 20): what users' streams look like, the shape of the SDK-decoder study's
+  generator: deltas of 1–4 words, a ping before 1 % of the events, tool input in pieces of 1–12
+  characters, one long message of thinking, text and tool_use blocks (1 : 8 : 1); 20 MB, about
+  155,000 events of about 130 bytes.
 
-    python benchmarks/bench_stream.py             # 50 MB, 5 repeats
-    python benchmarks/bench_stream.py --quick     # 2 MB, 1 repeat: a smoke test
+Both are cut into chunks of 1–4096 random bytes and written as a recording, a chunk a line, as
+``record`` writes them. For each shape, in interleaved repetitions (the median of each is reported):
+
+- the anchor: the SDK's own ``SSEDecoder`` + ``json.loads`` on the same chunks in memory;
+- the bound: ``bytes.split(b"\\n\\n")`` of the whole body in memory + ``orjson.loads`` of each data line,
+  about the fastest Python can go through the events at all;
+- ours: the whole command ``claude-doctor stream FILE --format json`` (a subprocess, start-up
+  included), the analysis of the recording file in-process, and of the chunks in memory.
+
+Goals: large events, in-process ≥ 1.5× the anchor (issue 3); small events, the whole command
+≥ 2.0× the anchor and the analysis ≥ 40 % of the bound (issue 20). Also peak memory of ``stream`` on
+recordings of growing size (< 100 MB whatever the size) and start-up (``--version``, ``rules``) vs
+``python -c "import click"`` (≤ 1.5×).
+
+    python benchmarks/bench_stream.py             # full size, 5 repetitions
+    python benchmarks/bench_stream.py --quick     # a tenth of the size, 1 repetition: a smoke test
     python benchmarks/bench_stream.py --json      # the rows as JSON (for benchmarks/run.py)
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import itertools
 import json
+import os
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 from claude_doctor import synth
 from claude_doctor.checks.stream import check_records, check_source
@@ -31,10 +54,18 @@ from claude_doctor.recording.model import Chunk, End, Request, Response
 
 _TEXT = "the of and to in is that for it as with stream token model delta event Claude answer café naïve "
 WORDS = (_TEXT + "résumé — “quoted” 日本語 中文 😀 🚀 ✓ λ").split()
+#: the small-event generator's words: ASCII, accented, CJK, Hangul, emoji, typographic punctuation
+_SMALL_TEXT = (
+    "the of and to in is that for it as with was on be by this are from or stream token model delta event "
+    "Claude answer request response error retry café naïve façade résumé Ωmega — “quoted” 日本語 中文 한국어 "
+)
+SMALL_WORDS = (_SMALL_TEXT + "😀 🚀 ✓ λ").split()
+#: the API's ping as it is sent, with a space after the colon
+API_PING = b'event: ping\ndata: {"type": "ping"}\n\n'
 
 
 def make_body(target: int, seed: int = 1) -> tuple[bytes, int]:
-    """A long, realistic stream: text, thinking and tool_use blocks of short deltas, pings between."""
+    """Large events: text, thinking and tool_use blocks of short deltas, a ping every 100 events."""
     rnd = random.Random(seed)
     parts = [synth.message_start()]
     size, index, events = len(parts[0]), 0, 1
@@ -57,6 +88,54 @@ def make_body(target: int, seed: int = 1) -> tuple[bytes, int]:
         events = len(parts)
     parts += [synth.message_delta(), synth.MESSAGE_STOP]
     return b"".join(parts), events + 2
+
+
+def make_small_body(target: int, seed: int = 1) -> tuple[bytes, int]:
+    """Small events, the SDK-decoder study's stream: one message of blocks of 50–3000 deltas of 1–4
+    words each, a ping before 1 % of the events. Tool input comes in as many pieces of 1–12 characters
+    as a text block has deltas, cut from one valid JSON object, so that the stream is clean."""
+    rnd = random.Random(seed)
+    parts = [synth.message_start(input_tokens=472)]
+    size, index = len(parts[0]), 0
+
+    def add(event: bytes) -> None:
+        nonlocal size
+        if rnd.random() < 0.01:
+            parts.append(API_PING)
+            size += len(API_PING)
+        parts.append(event)
+        size += len(event)
+
+    while size < target:
+        kind = rnd.choices(("thinking", "text", "tool_use"), (1, 8, 1))[0]
+        n = rnd.randint(50, 3000)
+        if kind == "tool_use":
+            block = synth.tool_use_block(index, "get_weather", _json_pieces(rnd, n))
+        else:
+            texts = [" ".join(rnd.choice(SMALL_WORDS) for _ in range(rnd.randint(1, 4))) for _ in range(n)]
+            if kind == "text":
+                block = synth.text_block(index, texts)
+            else:
+                block = synth.thinking_block(index, texts, "EqQBCgIYAhIM" * 8)
+        for event in block:
+            add(event)
+        index += 1
+    parts += [synth.message_delta(output_tokens=len(parts)), synth.MESSAGE_STOP]
+    return b"".join(parts), len(parts)
+
+
+def _json_pieces(rnd: random.Random, n: int) -> list[str]:
+    """``n`` pieces of 1–12 characters that join into one JSON object: ``{"q": "<words>"}``."""
+    sizes = [rnd.randint(1, 12) for _ in range(n)]
+    words = ""
+    while len(words) < sum(sizes):
+        words += " " + rnd.choice(SMALL_WORDS)
+    text = json.dumps({"q": words[: max(1, sum(sizes) - 10)]}, ensure_ascii=False)
+    cuts = [0]
+    for size in sizes[:-1]:
+        cuts.append(min(len(text), cuts[-1] + size))
+    cuts.append(len(text))
+    return [text[a:b] for a, b in itertools.pairwise(cuts) if b > a]
 
 
 def random_chunks(body: bytes, seed: int = 2) -> list[bytes]:
@@ -89,6 +168,20 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """The median wall time of each function, run in turn ``repeat`` times after one warm-up round, so
+    that a busy moment of a shared machine hits every one of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for n in range(repeat + 1):
+        for name, fn in fns.items():
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            if n:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def sdk_decode(chunks: list[bytes]) -> int:
     from anthropic._streaming import SSEDecoder
 
@@ -97,6 +190,16 @@ def sdk_decode(chunks: list[bytes]) -> int:
         if sse.data:
             json.loads(sse.data)
         n += 1
+    return n
+
+
+def split_bound(chunks: list[bytes]) -> int:
+    """The bound: the whole body in memory, split on blank lines, each data line parsed by orjson."""
+    n = 0
+    for block in b"".join(chunks).split(b"\n\n"):
+        if block:
+            orjson.loads(block[block.find(b"data: ") + 6 :])
+            n += 1
     return n
 
 
@@ -118,117 +221,174 @@ def ours_from_file(path: Path) -> int:
     return 0
 
 
+def cli(*args: str) -> list[str]:
+    """The installed ``claude-doctor`` script when there is one (what a user runs), else ``-m``."""
+    script = Path(sys.executable).with_name("claude-doctor")
+    return [str(script), *args] if script.exists() else [sys.executable, "-m", "claude_doctor", *args]
+
+
+#: The environment of every command timed: bytecode cached, as an installed package runs (a sandbox may set
+#: PYTHONDONTWRITEBYTECODE, which would compile every module at every start); the cache goes to a folder of
+#: its own, not into the source tree.
+COMMAND_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+COMMAND_ENV["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "claude-doctor-bench-pycache")
+
+
+def whole_command(path: Path) -> None:
+    proc = subprocess.run(
+        cli("stream", str(path), "--format", "json"), capture_output=True, check=False, env=COMMAND_ENV
+    )
+    assert proc.returncode == 0 and b'"findings": []' in proc.stdout, proc.stdout[-300:] + proc.stderr[-300:]
+
+
 def peak_rss_mb(args: list[str]) -> float:
     code = (
         "import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=COMMAND_ENV
+    )
     return int(out.stdout.strip()) / 1024
 
 
 def wall(args: list[str], repeat: int) -> float:
-    return median_time(lambda: subprocess.run(args, stdout=subprocess.DEVNULL, check=False), repeat)
+    return median_time(lambda: subprocess.run(args, stdout=subprocess.DEVNULL, check=False, env=COMMAND_ENV), repeat)
 
 
-def result_rows(rows, rss: float, rss4: float, size: int, version: float, rules: float, click: float) -> list[dict]:
-    """The measurements as rows of benchmarks/run.py's table."""
-    out = [
+@dataclass
+class Shape:
+    """One stream shape, measured: median seconds of each variant, and its size."""
+
+    name: str
+    issue: str
+    mb: float
+    events: int
+    chunks: int
+    seconds: dict[str, float]
+    rss: tuple[float, float]  #: peak MB of ``stream`` on the recording, and on one four times its size
+
+
+def measure(name: str, issue: str, body: bytes, events: int, repeat: int, tmp: Path) -> Shape:
+    chunks = random_chunks(body)
+    path = tmp / f"{name}.jsonl"
+    write_recording(path, chunks)
+    seconds = interleaved(
         {
-            "measured": name,
-            "ours": f"{ours / 1e3:,.0f} k events/s",
-            "anchor": f"SDK SSEDecoder + json.loads: {anchor / 1e3:,.0f} k events/s",
-            "ratio": ratio,
-            "goal": goal,
-            "met": ratio >= 1.5,
-        }
-        for name, ours, anchor, ratio, goal in rows
-    ]
-    out.append(
+            "anchor": lambda: sdk_decode(chunks),
+            "bound": lambda: split_bound(chunks),
+            "command": lambda: whole_command(path),
+            "file": lambda: ours_from_file(path),
+            "memory": lambda: ours_in_memory(chunks),
+        },
+        repeat,
+    )
+    bigger = tmp / f"{name}-x4.jsonl"
+    write_recording(bigger, chunks * 4)
+    rss = (peak_rss_mb(cli("stream", str(path))), peak_rss_mb(cli("stream", str(bigger))))
+    bigger.unlink()
+    return Shape(name, issue, len(body) / 1e6, events, len(chunks), seconds, rss)
+
+
+def shape_rows(shape: Shape) -> list[dict]:
+    """A shape's measurements as rows of benchmarks/run.py's table."""
+    s, n = shape.seconds, shape.events
+    anchor = f"SDK SSEDecoder + json.loads: {n / s['anchor'] / 1e3:,.0f} k events/s"
+    bound = f"bytes.split + orjson.loads: {n / s['bound'] / 1e3:,.0f} k events/s"
+    large = shape.issue == "#3"
+    variants = (
+        ("the whole command `stream FILE --format json`", "command", None if large else 2.0),
+        ("analysis of the recording file, in-process", "file", 1.5 if large else None),
+        ("analysis of the chunks in memory", "memory", 1.5 if large else None),
+    )
+    rows = []
+    for label, key, goal in variants:
+        rows.append(
+            {
+                "issue": shape.issue,
+                "measured": f"{shape.name}: {label}",
+                "ours": f"{n / s[key] / 1e3:,.0f} k events/s",
+                "anchor": anchor,
+                "ratio": s["anchor"] / s[key],
+                "goal": f"≥ {goal}×" if goal else "–",
+                "met": s["anchor"] / s[key] >= goal if goal else None,
+            }
+        )
+    if not large:
+        for label, key in (("analysis of the recording file, in-process", "file"), ("the whole command", "command")):
+            ratio = s["bound"] / s[key]
+            rows.append(
+                {
+                    "issue": shape.issue,
+                    "measured": f"{shape.name}: {label}, against the bound",
+                    "ours": f"{n / s[key] / 1e3:,.0f} k events/s",
+                    "anchor": bound,
+                    "ratio": ratio,
+                    "goal": "≥ 0.40× (40 % of the bound)" if key == "file" else "–",
+                    "met": ratio >= 0.4 if key == "file" else None,
+                }
+            )
+    rows.append(
         {
-            "measured": f"peak memory, `stream` on {size / 1e6:.0f} MB and {4 * size / 1e6:.0f} MB",
-            "ours": f"{rss:.0f} MB / {rss4:.0f} MB",
+            "issue": shape.issue,
+            "measured": f"{shape.name}: peak memory, `stream` on {shape.mb:.0f} MB and {4 * shape.mb:.0f} MB",
+            "ours": f"{shape.rss[0]:.0f} MB / {shape.rss[1]:.0f} MB",
             "anchor": "–",
             "ratio": None,
             "goal": "< 100 MB",
-            "met": max(rss, rss4) < 100,
+            "met": max(shape.rss) < 100,
         }
     )
-    for name, seconds in (("`claude-doctor --version`", version), ("`claude-doctor rules`", rules)):
-        out.append(
-            {
-                "measured": f"start-up, {name}",
-                "ours": f"{seconds * 1e3:.0f} ms",
-                "anchor": f"`python -c 'import click'`: {click * 1e3:.0f} ms",
-                "ratio": seconds / click,
-                "goal": "≤ 1.5×",
-                "met": seconds / click <= 1.5,
-            }
-        )
-    return out
+    return rows
+
+
+def startup_rows(version: float, rules: float, click: float) -> list[dict]:
+    return [
+        {
+            "issue": "#3",
+            "measured": f"start-up, {name}",
+            "ours": f"{seconds * 1e3:.0f} ms",
+            "anchor": f"`python -c 'import click'`: {click * 1e3:.0f} ms",
+            "ratio": seconds / click,
+            "goal": "≤ 1.5×",
+            "met": seconds / click <= 1.5,
+        }
+        for name, seconds in (("`claude-doctor --version`", version), ("`claude-doctor rules`", rules))
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--mb", type=float, default=50)
+    parser.add_argument("--mb", type=float, default=50, help="size of the large-event stream")
+    parser.add_argument("--small-mb", type=float, default=20, help="size of the small-event stream")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="2 MB, 1 repeat")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the sizes, 1 repetition")
     parser.add_argument("--json", action="store_true", help="print the rows as one JSON object")
     args = parser.parse_args()
     if args.quick:
-        args.mb, args.repeat = 2, 1
-    body, events = make_body(int(args.mb * 1e6))
-    chunks = random_chunks(body)
-    rows = []
+        args.mb, args.small_mb, args.repeat = args.mb / 10, args.small_mb / 10, 1
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "big.jsonl"
-        write_recording(path, chunks)
-        sdk = median_time(lambda: sdk_decode(chunks), args.repeat)
-        mem = median_time(lambda: ours_in_memory(chunks), args.repeat)
-        disk = median_time(lambda: ours_from_file(path), args.repeat)
-        rows.append(("stream analysis, from the recording file", events / disk, events / sdk, sdk / disk, "≥ 1.5×"))
-        rows.append(("stream analysis, chunks in memory", events / mem, events / sdk, sdk / mem, "≥ 1.5×"))
-        cli = [sys.executable, "-m", "claude_doctor", "stream", str(path)]
-        rss = peak_rss_mb(cli)
-        big = Path(tmp) / "bigger.jsonl"
-        write_recording(big, chunks * 4)
-        rss4 = peak_rss_mb([sys.executable, "-m", "claude_doctor", "stream", str(big)])
-        click = wall([sys.executable, "-c", "import click"], args.repeat * 2)
-        version = wall([sys.executable, "-m", "claude_doctor", "--version"], args.repeat * 2)
-        rules = wall([sys.executable, "-m", "claude_doctor", "rules"], args.repeat * 2)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "setup": f"{len(body) / 1e6:.1f} MB, {events:,} events, median of {args.repeat}",
-                    "rows": result_rows(rows, rss, rss4, len(body), version, rules, click),
-                }
-            )
-        )
-        return
-    print(
-        f"# stream benchmark: {len(body) / 1e6:.1f} MB, {events:,} events, {len(chunks):,} chunks; "
-        f"median of {args.repeat}\n"
+        shapes = [
+            measure("small events", "#20", *make_small_body(int(args.small_mb * 1e6)), args.repeat, Path(tmp)),
+            measure("large events", "#3", *make_body(int(args.mb * 1e6)), args.repeat, Path(tmp)),
+        ]
+    click = wall([sys.executable, "-c", "import click"], args.repeat * 2)
+    version = wall(cli("--version"), args.repeat * 2)
+    rules = wall(cli("rules"), args.repeat * 2)
+    rows = [row for shape in shapes for row in shape_rows(shape)] + startup_rows(version, rules, click)
+    setup = "; ".join(
+        f"{s.name} {s.mb:.1f} MB, {s.events:,} events, {s.chunks:,} chunks of 1–4096 bytes" for s in shapes
     )
+    setup += f"; interleaved, median of {args.repeat}"
+    if args.json:
+        print(json.dumps({"setup": setup, "rows": rows}))
+        return
+    print(f"# stream benchmark: {setup}\n")
     print("| measured | ours | anchor (same run) | ratio | goal |")
     print("|---|---:|---:|---:|---|")
-    for name, ours, anchor, ratio, goal in rows:
-        print(
-            f"| {name} | {ours / 1e3:,.0f} k events/s | SDK SSEDecoder + json.loads: {anchor / 1e3:,.0f} k "
-            f"events/s | {ratio:.2f}× | {goal} |"
-        )
-    print(
-        f"| peak memory, `stream` on {len(body) / 1e6:.0f} MB / {4 * len(body) / 1e6:.0f} MB | {rss:.0f} MB / "
-        f"{rss4:.0f} MB | – | – | < 100 MB |"
-    )
-    print(
-        f"| `claude-doctor --version` | {version * 1e3:.0f} ms | `python -c 'import click'`: {click * 1e3:.0f} ms | "
-        f"{version / click:.2f}× | ≤ 1.5× |"
-    )
-    print(
-        f"| `claude-doctor rules` | {rules * 1e3:.0f} ms | `python -c 'import click'`: {click * 1e3:.0f} ms | "
-        f"{rules / click:.2f}× | ≤ 1.5× |"
-    )
+    for row in rows:
+        ratio = "–" if row["ratio"] is None else f"{row['ratio']:.2f}×"
+        print(f"| {row['measured']} | {row['ours']} | {row['anchor']} | {ratio} | {row['goal']} |")
 
 
 if __name__ == "__main__":

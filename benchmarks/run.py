@@ -5,6 +5,11 @@ machine it ran on, is written to ``benchmarks/results.md``.
     python benchmarks/run.py                 # full size (several minutes); writes benchmarks/results.md
     python benchmarks/run.py --quick         # a small version of each, well under a minute: a smoke test
     python benchmarks/run.py --only stream --out /tmp/results.md
+    python benchmarks/run.py --only stream --note "busy: 7 other jobs on the 2 cores"
+
+``--only`` into a results file that exists keeps the rows of the benchmarks it does not run (their
+figures from an earlier run, said so under the table), so one benchmark can be re-measured alone.
+``--note`` adds a line on the state of the machine (busy, on battery, …) to the machine description.
 
 Each benchmark runs in its own subprocess (``bench_*.py --json``), so memory and start-up figures are
 not disturbed by the others. A benchmark whose script is missing gets a "not available" row; one that
@@ -117,7 +122,7 @@ def table(outcomes: list[Outcome], quick: bool) -> str:
                 verdict = "(quick run: not judged)"
             else:
                 verdict = "yes" if met else "**no**"
-            name = f"{outcome.bench.name} ({outcome.bench.issue})"
+            name = f"{outcome.bench.name} ({row.get('issue', outcome.bench.issue)})"
             cells = (name, row["measured"], row["ours"], row["anchor"], ratio, row["goal"], verdict)
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
@@ -147,7 +152,34 @@ def machine() -> str:
     )
 
 
-def report(outcomes: list[Outcome], quick: bool, command: str) -> str:
+@dataclass
+class Kept:
+    """The rows and setup lines of the benchmarks not run this time, from the results file there was."""
+
+    rows: list[str]
+    setups: list[str]
+
+
+def kept_results(path: Path, ran: set[str]) -> Kept:
+    """What ``path`` says of every benchmark not in ``ran``: its table rows and its setup line."""
+    if not path.exists():
+        return Kept([], [])
+    rows, setups = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("| ") and not line.startswith("| benchmark |"):
+            name = line[2:].split(" (", 1)[0]
+            if name in {b.name for b in BENCHES} and name not in ran:
+                rows.append(line)
+        elif line.startswith("- ") and ":" in line:
+            name = line[2:].split(":", 1)[0]
+            if name in {b.name for b in BENCHES} and name not in ran:
+                setups.append(line)
+    return Kept(rows, setups)
+
+
+def report(outcomes: list[Outcome], quick: bool, command: str, kept: Kept | None = None, note: str = "") -> str:
+    kept = kept or Kept([], [])
+    ran = ", ".join(o.bench.name for o in outcomes)
     parts = [
         "# Benchmark results",
         "",
@@ -156,18 +188,23 @@ def report(outcomes: list[Outcome], quick: bool, command: str) -> str:
         "",
         "## Machine",
         "",
-        machine(),
+        machine() + (f"\n- note: {note}" if note else ""),
         "",
         "## Results" + (" (quick run: sizes too small to judge the goals)" if quick else ""),
         "",
-        table(outcomes, quick),
-        "",
-        "## Setups",
+        table(outcomes, quick) + "".join("\n" + row for row in kept.rows),
         "",
     ]
+    if kept.rows:
+        parts += [
+            f"Rows of {ran} measured on the date above; the others are from an earlier run of the same command.",
+            "",
+        ]
+    parts += ["## Setups", ""]
     for outcome in outcomes:
         setup = outcome.setup or outcome.status
         parts.append(f"- {outcome.bench.name}: {setup}; {outcome.seconds:.1f} s")
+    parts += kept.setups
     for outcome in outcomes:
         if outcome.detail and outcome.status == "ok":
             parts += ["", f"## {outcome.bench.name} report", "", outcome.detail]
@@ -179,6 +216,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a small version of each benchmark (CI smoke test)")
     parser.add_argument("--out", type=Path, default=HERE / "results.md", help="where to write the results")
     parser.add_argument("--only", action="append", choices=[b.name for b in BENCHES], help="run only these")
+    parser.add_argument("--note", default="", help="a line on the state of the machine, for the results")
     args = parser.parse_args()
     chosen = [b for b in BENCHES if not args.only or b.name in args.only]
     timeout = 300.0 if args.quick else None
@@ -187,7 +225,8 @@ def main() -> int:
         print(f"running {bench.name} …", file=sys.stderr, flush=True)
         outcomes.append(run_bench(bench, args.quick, timeout))
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "")
-    text = report(outcomes, args.quick, command)
+    kept = kept_results(args.out, {b.name for b in chosen}) if args.only else None
+    text = report(outcomes, args.quick, command, kept, args.note)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(table(outcomes, args.quick))

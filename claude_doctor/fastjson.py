@@ -49,3 +49,29 @@ def json_line(obj: dict) -> bytes:
         return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError:
         return json.dumps(obj, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+#: what a JSON string may not hold raw (LF is left out: it separates the strings given here)
+_CONTROL = bytes(range(0x0A)) + bytes(range(0x0B, 0x20))
+_ESCAPES = (b'\\"', b"\\/", b"\\b", b"\\f", b"\\n", b"\\r", b"\\t")
+
+
+def string_bodies(bodies: bytes) -> bool:
+    """Whether each line of ``bodies`` (joined with LF) may stand between the quotes of a JSON string:
+    UTF-8, no control character, every quote escaped, every backslash the start of an escape (``\\u``
+    escapes are not looked into: a body with one answers ``False``). Told in a few passes over all of
+    them at once, several times faster than parsing the strings one by one: for the deltas that make up
+    nearly all of a stream, where only their validity matters."""
+    if not bodies.isascii():
+        try:
+            bodies.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    if len(bodies.translate(None, _CONTROL)) != len(bodies):
+        return False
+    if b"\\" not in bodies:
+        return b'"' not in bodies
+    bodies = bodies.replace(b"\\\\", b"")  # escaped backslashes, paired from the left as a parser does
+    if b"\\u" in bodies or bodies.count(b"\\") != sum(map(bodies.count, _ESCAPES)):
+        return False
+    return bodies.count(b'"') == bodies.count(b'\\"')

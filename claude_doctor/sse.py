@@ -14,7 +14,8 @@ is still dispatched (``data`` is ``None``), because the API never sends one and 
 from __future__ import annotations
 
 import re
-from itertools import repeat
+from itertools import accumulate, repeat
+from operator import add
 
 BOM = b"\xef\xbb\xbf"
 _ANY_EOL = re.compile(rb"\r\n|\r|\n")
@@ -96,6 +97,110 @@ class SSETail:
         self.bytes = nbytes
 
 
+class EventRun:
+    """Consecutive events in the plain form the API sends (``event: NAME``, ``data: …``, a blank line, LF
+    only), decoded in bulk from ``region``, their bytes without the last blank line: ``names`` holds each
+    event's name, ``data_lines`` its data line *with* the ``data: `` prefix (a hot loop slices it off only
+    where it parses). A run of events of one name (``head`` is their ``event:`` line) is not even split
+    into lines until something asks: :meth:`joined_data` gives its data lines at the cost of one copy.
+    :meth:`event` builds the :class:`SSEEvent` of one of them, exactly as the line-by-line path would have,
+    for the few that a check looks at; offsets are worked out only then."""
+
+    __slots__ = ("_data_lines", "_lines", "_starts", "end", "head", "id", "names", "number", "offset", "region", "t")
+
+    def __init__(
+        self,
+        names: list[str],
+        region: bytes,
+        lines: list[bytes] | None,
+        head: bytes | None,
+        number: int,
+        offset: int,
+        t: float | None,
+        id: str | None,
+    ) -> None:
+        self.names = names
+        self.region = region
+        self._lines = lines  # event, data and blank lines in turn (the last blank line is not in region)
+        self.head = head  #: the ``event:`` line of every event, when they share one
+        self._data_lines: list[bytes] | None = None
+        self.number = number  #: the number of the first event
+        self.offset = offset  #: body offset of the first event; ``end`` is that of the byte after the last
+        self.end = offset + len(region) + 2
+        self.t = t
+        self.id = id
+        self._starts: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def lines(self) -> list[bytes]:
+        if self._lines is None:
+            self._lines = _split(self.region, b"\n")
+        return self._lines
+
+    @property
+    def data_lines(self) -> list[bytes]:
+        if self._data_lines is None:
+            self._data_lines = self.lines[1::3]
+        return self._data_lines
+
+    def first_data(self) -> bytes:
+        """The data line of the first event, ``data: `` included."""
+        if self._lines is None and self.head is not None:
+            start = len(self.head) + 1
+            return self.region[start : self.region.find(b"\n", start)]
+        return self.data_lines[0]
+
+    def data_between(self, prefix: bytes, suffix: bytes, positions: list[int] | range | None = None) -> bytes | None:
+        """What lies between ``prefix`` and ``suffix`` in the data line (``data: `` included) of every event
+        (or of those at ``positions``), joined with LF; ``None`` unless each of them starts with the one,
+        ends with the other and is long enough for both. Costs a copy of the data, and no object per event."""
+        if positions is not None and len(positions) != len(self.names):
+            data, breaks = b"\n".join([self.data_lines[j] for j in positions]), len(positions) - 1
+            between = suffix + b"\n" + prefix
+        elif self._lines is None and self.head is not None:  # one name: no lines to split
+            data, breaks = self.region[len(self.head) + 1 :], len(self.names) - 1
+            between = suffix + b"\n\n" + self.head + b"\n" + prefix
+        else:
+            data, breaks = b"\n".join(self.data_lines), len(self.names) - 1
+            between = suffix + b"\n" + prefix
+        # ``between`` holds a line break, so it is found between lines only, once at most at each; a line in
+        # the middle too short for both would make two of them overlap, and be counted once
+        least = len(prefix) + len(suffix)
+        first = data.find(b"\n")
+        if (first if first >= 0 else len(data)) < least or len(data) - data.rfind(b"\n") - 1 < least:
+            return None
+        if not data.startswith(prefix) or not data.endswith(suffix):
+            return None
+        parts = data.split(between)  # (one pass: faster than counting, then replacing)
+        if len(parts) != breaks + 1:
+            return None
+        parts[0] = parts[0][len(prefix) :]
+        parts[-1] = parts[-1][: len(parts[-1]) - len(suffix)]
+        return b"\n".join(parts)
+
+    def event(self, j: int) -> SSEEvent:
+        """The ``j``-th event of the run (from 0)."""
+        lines = self.lines
+        head = len(lines[3 * j])
+        if j == len(self.names) - 1:
+            start = self.end - head - len(lines[3 * j + 1]) - 3
+        else:
+            if self._starts is None:  # each event is its two lines and three newlines
+                sizes = map(add, map(len, lines[0::3]), map(len, self.data_lines))
+                self._starts = list(accumulate(sizes, initial=self.offset))
+            start = self._starts[j] + 3 * j
+        data = lines[3 * j + 1]
+        end = start + head + len(data) + 3
+        number, data_at = self.number + j, start + head + 7
+        return SSEEvent(number, self.names[j], data[6:], start, end, self.t, self.id, None, False, data_at)
+
+    def events(self) -> list[SSEEvent]:
+        return [self.event(j) for j in range(len(self.names))]
+
+
 def _split(data: bytes, sep: bytes) -> list[bytes]:
     """``data.split(sep)`` for ``b"\\n"`` or ``b"\\n\\n"``. ``bytes.split`` walks every byte (about 1 GB/s
     here); on long lines (a big text or tool-input delta) a ``find`` per line, which is memchr, is
@@ -143,6 +248,8 @@ class SSEDecoder:
         self._overflow = False  # the current line outgrew the cap and is being skipped
         self._id: bytes | None = None  # the last event ID buffer: kept across events, as the spec says
         self._names: dict[bytes, str] = {}  # decoded event names
+        self._plain_names: dict[bytes, str] = {}  # ``event: NAME`` lines → NAME, for runs of plain events
+        self._next: dict[bytes, bytes] = {}
         self._bad_name_at: int | None = None
         self._reset_pending()
 
@@ -160,6 +267,17 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes, t: float | None = None) -> list[SSEEvent]:
         """Consume one chunk; return the events whose terminating blank line it contained."""
+        out: list[SSEEvent] = []
+        for item in self.feed_runs(chunk, t):
+            if item.__class__ is EventRun:
+                out += item.events()
+            else:
+                out.append(item)
+        return out
+
+    def feed_runs(self, chunk: bytes, t: float | None = None) -> list[SSEEvent | EventRun]:
+        """:meth:`feed` for a hot loop: the same events, in order, but those in the API's plain form come
+        as :class:`EventRun`\\ s, which cost no object per event."""
         if not chunk:
             return []
         self.bytes_seen += len(chunk)
@@ -174,29 +292,34 @@ class SSEDecoder:
                 self.bom = True
                 del buf[:3]
                 self._pos = 3
+        scan_from = max(0, len(buf) - len(chunk))
         if not self._any_cr and b"\r" in chunk:
             self._any_cr = True
+            scan_from = 0  # lines kept for the LF-only path are split with the rest from now on
         if self._lf_ends_cr:  # a CRLF split across chunks: its CR already ended the line
             self._lf_ends_cr = False
             if buf[:1] == b"\n":
                 del buf[:1]
                 self._pos += 1
-        out: list[SSEEvent] = []
-        # what was in the buffer before this chunk holds no line terminator, so only the new bytes
-        # need searching: a long line costs O(n), not O(n * cap)
-        scan_from = max(0, len(buf) - len(chunk))
+        out: list[SSEEvent | EventRun] = []
+        # what was in the buffer before this chunk holds no line terminator, or only the lines of an event
+        # still in flight, so only the new bytes need searching: a long event costs O(n), not O(n * cap)
         if self._any_cr:
             self._take_any_eol(out, t, scan_from)
         else:
             self._take_lf(out, t, scan_from)
         if len(buf) > self.max_event_bytes:
-            self._skip_overlong_line()
+            self._take_kept_lines(out, t)
+            if len(buf) > self.max_event_bytes:
+                self._skip_overlong_line()
         return out
 
     def close(self) -> SSETail | None:
         """End of input. Returns the unterminated remainder, if any; the spec discards it, we report it."""
         if not self._started and self._buf:
             self._started = True
+        if not self._overflow:
+            self._take_kept_lines([], self._last_t)  # an event in flight: no blank line among them
         rest = bytes(self._buf)
         lines_complete = not rest and not self._overflow
         if rest and not self._overflow:
@@ -214,9 +337,10 @@ class SSEDecoder:
 
     # -- line splitting ------------------------------------------------------------------------
 
-    def _take_lf(self, out: list[SSEEvent], t: float | None, scan_from: int = 0) -> None:
-        """LF-only input: finish a pending event line by line, take whole events on the fast path, and
-        leave the lines of an event still in flight to the line-by-line path."""
+    def _take_lf(self, out: list[SSEEvent | EventRun], t: float | None, scan_from: int = 0) -> None:
+        """LF-only input: finish an event begun line by line (after an overlong line), take the whole
+        events that follow at once, and keep the lines of the event still in flight in the buffer, so that
+        the chunk that ends it takes it whole too."""
         buf = self._buf
         last = buf.rfind(b"\n", scan_from)
         if last < 0:
@@ -224,14 +348,31 @@ class SSEDecoder:
         done = 0
         if self._start is not None or self._overflow:
             done = self._finish_pending(last, out, t)
-        if self._start is None and not self._overflow:  # no event in flight: whole events follow
-            cut = buf.rfind(b"\n\n", done, last + 1)
-            if cut >= done:
-                self._whole_events(_split(bytes(buf[done:cut]), b"\n\n"), out, t)
-                done = cut + 2
-        if done <= last:
-            self._lines(_split(bytes(buf[done:last]), b"\n"), repeat(1), out, t)
-        del buf[: last + 1]
+            if self._start is not None or self._overflow:  # its blank line has not come yet
+                if done <= last:
+                    self._lines(_split(bytes(buf[done:last]), b"\n"), repeat(1), out, t)
+                del buf[: last + 1]
+                return
+        # the kept lines hold no blank line, so a new one ends in the new bytes
+        cut = buf.rfind(b"\n\n", max(done, scan_from - 1), last + 1)
+        if cut >= done:
+            region = bytes(buf[done:cut])
+            run = self._plain_run(region, t)
+            if run is not None:
+                out.append(run)
+            else:
+                self._whole_events(_split(region, b"\n\n"), out, t)
+            done = cut + 2
+        del buf[:done]
+
+    def _take_kept_lines(self, out: list[SSEEvent | EventRun], t: float | None) -> None:
+        """Read the lines kept for an event in flight line by line: at the end of input, or when they
+        outgrow the event cap."""
+        buf = self._buf
+        last = buf.rfind(b"\n")
+        if last >= 0:
+            self._lines(_split(bytes(buf[:last]), b"\n"), repeat(1), out, t)
+            del buf[: last + 1]
 
     def _finish_pending(self, last: int, out: list[SSEEvent], t: float | None) -> int:
         """Take the lines up to and including the blank line that ends the pending event; returns how
@@ -245,6 +386,57 @@ class SSEDecoder:
             return 0
         self._lines([*_split(bytes(buf[:j]), b"\n"), b""], repeat(1), out, t)
         return j + 2
+
+    def _plain_run(self, region: bytes, t: float | None) -> EventRun | None:
+        """Whole LF-framed events (``region`` ends before the blank line of the last one) as one run, when
+        every one of them is in the plain form; ``None`` otherwise. The form is checked in bulk, first
+        for events of one name (a run of deltas): the region starts with a known ``event: NAME`` line and
+        a ``data: `` line, and every blank line but none is followed by the same two; else line by line:
+        the lines come in threes, every third is blank, every first is a known ``event: NAME`` line, and
+        exactly one line in three starts with ``data: ``, which can then only be the second of each."""
+        if len(region) > self.max_event_bytes:
+            return None
+        head = region[: region.find(b"\n")]
+        name = self._plain_names.get(head)
+        if name is not None and region.startswith(b"data: ", len(head) + 1):
+            k = region.count(self._next[head]) + 1
+            if region.count(b"\n") == 3 * k - 2:  # so those are all the lines there are
+                return self._new_run([name] * k, region, None, head, t)
+        lines = _split(region, b"\n")
+        k, extra = divmod(len(lines) + 1, 3)
+        if extra or any(lines[2::3]) or region.count(b"\ndata: ") != k:
+            return None
+        heads = lines[0::3]
+        names = list(map(self._plain_names.get, heads))
+        if not all(names):
+            if not self._learn_names(heads):
+                return None
+            names = list(map(self._plain_names.get, heads))
+        return self._new_run(names, region, lines, None, t)
+
+    def _new_run(
+        self, names: list[str], region: bytes, lines: list[bytes] | None, head: bytes | None, t: float | None
+    ) -> EventRun:
+        run = EventRun(names, region, lines, head, self.events + 1, self._pos, t, self._id_text())
+        self.events += len(names)
+        self._pos = run.end
+        return run
+
+    def _learn_names(self, heads: list[bytes]) -> bool:
+        """Remember the ``event: NAME`` lines of ``heads`` (a handful of names in all); ``False`` when one
+        is no such line or its name is empty or not UTF-8 (the line-by-line path reports that)."""
+        plain = self._plain_names
+        for head in heads:
+            if head in plain:
+                continue
+            if not head.startswith(b"event: ") or len(head) == 7 or len(plain) >= 256:
+                return False
+            try:
+                plain[head] = head[7:].decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+            self._next[head] = b"\n\n" + head + b"\ndata: "  # where the next event of that name starts
+        return True
 
     def _whole_events(self, blocks: list[bytes], out: list[SSEEvent], t: float | None) -> None:
         """The fast path for complete LF-framed events: a block that is exactly ``event: NAME`` and one

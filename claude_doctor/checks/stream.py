@@ -10,18 +10,20 @@ chunk, the events it asks for, framing problems, and the end. Each check names t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import eq, itemgetter, ne
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from ..config import Config
-from ..failures import step_from_text
-from ..fastjson import loads_fast, parse_json
+from ..fastjson import loads_fast, parse_json, string_bodies
 from ..findings import Finding, Rule, Severity, matches
 from ..recording.encoding import codings, looks_decoded
 from ..recording.model import PROXY_STOPPED, Chunk, End, Note, Record, Request, Response, Source
 from ..sdk_limits import FALLBACK, Vocabulary, beta_request_fields, refuses_without_streaming, sdk_vocabulary
-from ..sse import SSEDecoder, SSEEvent, SSETail
+from ..sse import EventRun, SSEDecoder, SSEEvent, SSETail
 from .env_rules import API_UNREACHABLE
 from .stream_rules import (
     AUTH_ERROR,
@@ -50,6 +52,13 @@ KNOWN_BLOCKS = FALLBACK[False].blocks
 TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})  # blocks whose input streams as JSON
 MAX_ERROR_BODY = 64 * 1024
 _PLAIN_PINGS = (b'{"type": "ping"}', b'{"type":"ping"}')
+_PLAIN_PING_LINES = tuple(b"data: " + ping for ping in _PLAIN_PINGS)
+_AFTER_DATA = itemgetter(slice(6, None))  #: a data line without its ``data: ``
+_DELTA = "content_block_delta"
+#: the start of a delta's data as the API writes it, up to the opening quote of its one string
+_DELTA_HEAD = re.compile(
+    rb'data: \{"type":"content_block_delta","index":(0|[1-9][0-9]{0,17}),"delta":\{"type":"([a-z_]+)","([a-z_]+)":"'
+)
 MAX_JSON_BODY = 8 * 1024 * 1024
 MAX_GAP_FINDINGS = 3
 
@@ -83,7 +92,6 @@ class Exchange:
     body_bytes: int = 0
     first_byte_t: float | None = None
     last_byte_t: float | None = None
-    last_event: SSEEvent | None = None
     events: int = 0
     saw_stop: bool = False
     saw_error: bool = False
@@ -94,6 +102,19 @@ class Exchange:
     end: End | None = None
     findings: list[Finding] = field(default_factory=list)
     _once: dict[str, Occurrence] = field(default_factory=dict)
+    _last: SSEEvent | EventRun | None = None
+
+    @property
+    def last_event(self) -> SSEEvent | None:
+        """The last event decoded so far; built when first asked for, as most exchanges never ask."""
+        last = self._last
+        if last.__class__ is EventRun:
+            last = self._last = last.event(len(last) - 1)
+        return last
+
+    @last_event.setter
+    def last_event(self, event: SSEEvent | EventRun | None) -> None:
+        self._last = event
 
     @property
     def status(self) -> int | None:
@@ -193,6 +214,51 @@ def beta_request(request: Request | None) -> bool | None:
     return isinstance(body, dict) and not beta_request_fields().isdisjoint(body)
 
 
+class Deltas:
+    """``content_block_delta`` events of one block that came in a row, each of an object delta of a core
+    type: their parsed data in ``objs``, :meth:`strings` for one field of their deltas, and each event
+    itself built only when asked for (:meth:`event`, or iterating gives ``(event, obj)``). Deltas whose
+    bytes said what they are (one delta type, one string field, see ``_ExchangeAnalysis._plain_deltas``)
+    come as those strings, and their ``objs`` are built only if asked for."""
+
+    __slots__ = ("_field", "_index", "_kind", "_objs", "_positions", "_run", "_strings")
+
+    def __init__(
+        self,
+        run: EventRun,
+        positions: list[int] | range,
+        objs: list[dict] | None,
+        plain: tuple[int, str, str, list[str]] | None = None,
+    ) -> None:
+        self._run = run
+        self._positions = positions  # of the deltas in the run
+        self._objs = objs
+        self._index, self._kind, self._field, self._strings = plain or (0, "", "", [])
+
+    @property
+    def objs(self) -> list[dict]:
+        if self._objs is None:
+            index, kind, name = self._index, self._kind, self._field
+            self._objs = [{"type": _DELTA, "index": index, "delta": {"type": kind, name: s}} for s in self._strings]
+        return self._objs
+
+    def strings(self, name: str) -> list[str | None]:
+        """Each delta's field ``name`` when it is a string, else ``None``."""
+        if self._objs is None:
+            return self._strings if name == self._field else [None] * len(self._strings)
+        values = [obj["delta"].get(name) for obj in self._objs]
+        return [value if value.__class__ is str else None for value in values]
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __iter__(self) -> Iterator[tuple[SSEEvent, dict]]:
+        return zip(map(self._run.event, self._positions), self.objs)
+
+    def event(self, n: int) -> SSEEvent:
+        return self._run.event(self._positions[n])
+
+
 class Check:
     """A small check. ``rules`` are the rules it can report: it runs only when one of them is selected
     (:data:`CHECKS_BY_RULE` maps each code to its checks), or when a check it ``feeds`` runs (that check
@@ -208,6 +274,20 @@ class Check:
     def on_chunk(self, ex: Exchange, t: float | None, size: int) -> None: ...
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None: ...
+
+    def ignores_delta(self, index: int) -> bool:
+        """Whether ``on_event`` would do nothing, as things stand, with a ``content_block_delta`` for block
+        ``index`` whose delta is an object of a core type (:data:`KNOWN_DELTAS`). Most of a stream is such
+        deltas: the analysis calls only the checks that do not ignore them. The answer may change in any
+        hook but those that take deltas (``on_event`` for a delta, ``on_deltas``); by default a check
+        wants every delta."""
+        return False
+
+    def on_deltas(self, ex: Exchange, index: int, deltas: Deltas) -> None:
+        """Core deltas of block ``index`` that came in a row, when this check is the only one that reads
+        them: a check that can take them at once overrides this; by default, ``on_event`` for each."""
+        for ev, obj in deltas:
+            self.on_event(ex, ev, _DELTA, obj)
 
     def on_framing(self, ex: Exchange, problem: str, ev: SSEEvent | None, **words: object) -> None:
         """The event decoder found ``problem`` (a key of :data:`FRAMING_PROBLEMS`) in the framing."""
@@ -229,6 +309,13 @@ def _error_message(body: bytes) -> tuple[str | None, str | None]:
         err = obj["error"]
         return str(err.get("type") or ""), str(err.get("message") or "")
     return None, None
+
+
+def _loads_or_none(data_line: bytes) -> object:
+    try:
+        return loads_fast(data_line[6:])
+    except ValueError:
+        return None
 
 
 def _index(obj: dict) -> int | None:
@@ -305,6 +392,8 @@ class StatusCheck(Check):
 def failed_step(end: End) -> str | None:
     """Which step of reaching the API failed, read from the error an ``end`` line recorded; ``None``
     when it does not say."""
+    from ..failures import step_from_text  # with ssl and socket: loaded only for a failed exchange
+
     step = step_from_text(f"{end.error_type or ''} {end.error or ''}")
     return step or ("HTTP" if end.reason == "reset" else None)
 
@@ -487,7 +576,7 @@ class GrammarCheck(Check):
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
         if kind == "content_block_delta":
             index = obj.get("index")
-            if index.__class__ is int and index in self.open and not self.stopped:
+            if index.__class__ is int and self.ignores_delta(index):
                 return  # the common case, by far
         if kind == "error":
             ex.saw_error = True
@@ -527,6 +616,9 @@ class GrammarCheck(Check):
         if kind == "message_stop":
             self.stopped = True
             ex.saw_stop = True
+
+    def ignores_delta(self, index: int) -> bool:
+        return index in self.open and not self.stopped
 
     def _block_start(self, ex: Exchange, ev: SSEEvent, obj: dict) -> None:
         index = obj.get("index")
@@ -691,6 +783,9 @@ class VocabularyCheck(Check):
     rules = (UNKNOWN_EVENT,)
     events = frozenset({"content_block_delta", "content_block_start", UNKNOWN_TYPES})
 
+    def ignores_delta(self, index: int) -> bool:
+        return True  # a core delta type is known, whatever the block
+
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
         if kind not in KNOWN_EVENTS:
             self._look_up(ex, ev, "event", kind)
@@ -757,6 +852,17 @@ class ToolJsonCheck(Check):
     def __init__(self) -> None:
         self.open: dict[int, tuple[dict, list[str]]] = {}  # index → (its content_block, partial_json so far)
         self.last_delta: dict[int, SSEEvent] = {}  # index → the last delta of an open tool block
+
+    def ignores_delta(self, index: int) -> bool:
+        return index not in self.open
+
+    def on_deltas(self, ex: Exchange, index: int, deltas: Deltas) -> None:
+        """What ``on_event`` does for each, in one pass: the input pieces joined on, the last kept."""
+        pieces = deltas.strings("partial_json")
+        found = [n for n, piece in enumerate(pieces) if piece is not None]
+        if found:
+            self.open[index][1].extend(pieces[n] for n in found)
+            self.last_delta[index] = deltas.event(found[-1])
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None:
         if not self.open and kind != "content_block_start":
@@ -942,6 +1048,8 @@ class _ExchangeAnalysis:
         for check in self.checks:
             for kind in check.events:
                 self.routes.setdefault(kind, []).append(check.on_event)
+        self.delta_checks = [c for c in self.checks if _DELTA in c.events]
+        self.readers: dict[int, tuple[Check, ...]] = {}  # block index → the checks that read its deltas
 
     def response(self, response: Response) -> None:
         self.ex.response = response
@@ -958,12 +1066,17 @@ class _ExchangeAnalysis:
         for on_chunk in self.chunk_hooks:
             on_chunk(ex, t, len(data))
         if ex.body_kind == "sse":
-            events = self.decoder.feed(data, t)
-            if events:
+            items = self.decoder.feed_runs(data, t)
+            if items:
                 ex.events = self.decoder.events
-                ex.last_event = events[-1]
-                for ev in events:
-                    self._event(ev)
+                ex.last_event = items[-1]
+                self.readers.clear()  # the chunk hooks ran
+                for item in items:
+                    if item.__class__ is EventRun:
+                        self._run(item)
+                    else:
+                        self._event(item)
+                        self.readers.clear()
         else:
             cap = MAX_JSON_BODY if ex.body_kind == "json" else MAX_ERROR_BODY
             if len(ex.body) < cap:
@@ -981,6 +1094,131 @@ class _ExchangeAnalysis:
         if ctype is None and not first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[", b"<")):
             return "sse"
         return "json"
+
+    def _run(self, run: EventRun) -> None:
+        """Plain events, routed as :meth:`_event` routes them one at a time, but in bulk: the deltas no
+        check reads (nearly all of a stream) are not even parsed when their bytes say what they are, the
+        rest are parsed in one pass, and an event is built only for the checks that read it."""
+        deltas = self._deltas_only(run)
+        if deltas is not None and self._plain_deltas(run, deltas):
+            return
+        try:
+            objs = list(map(loads_fast, map(_AFTER_DATA, run.data_lines)))
+        except ValueError:
+            objs = None
+        else:
+            if deltas is not None and self._deltas_run(run, deltas, objs):
+                return
+        ex, routes, lines = self.ex, self.routes, run.data_lines
+        for j, name in enumerate(run.names):
+            if name == "ping" and lines[j] in _PLAIN_PING_LINES:
+                continue  # as in _event
+            obj = objs[j] if objs is not None else _loads_or_none(lines[j])
+            if obj.__class__ is not dict or obj.get("type") != name:
+                self._event(run.event(j))  # the slow path says what is wrong with it
+                self.readers.clear()
+                continue
+            if name == _DELTA:
+                readers = self._delta_readers(obj)
+                if readers is not None:
+                    if readers:
+                        ev = run.event(j)
+                        for check in readers:
+                            check.on_event(ex, ev, name, obj)
+                    continue
+            handlers = routes[name] if name in routes else routes[UNKNOWN_TYPES]
+            if handlers:
+                ev = run.event(j)
+                for handler in handlers:
+                    handler(ex, ev, name, obj)
+                self.readers.clear()
+
+    @staticmethod
+    def _deltas_only(run: EventRun) -> list[int] | range | None:
+        """Where the deltas of a run are, when it holds nothing else but plain pings (which are skipped,
+        as in _event); ``None`` when it holds any other event."""
+        names = run.names
+        pings = names.count("ping")
+        if names.count(_DELTA) + pings != len(names):
+            return None
+        if not pings:
+            return range(len(names))
+        if not set(compress(run.data_lines, map(eq, names, repeat("ping")))).issubset(_PLAIN_PING_LINES):
+            return None
+        return list(compress(range(len(names)), map(ne, names, repeat("ping"))))
+
+    def _plain_deltas(self, run: EventRun, positions: list[int] | range) -> bool:
+        """Take the deltas of a run without parsing each, when their bytes say what they are: each data
+        line is the same ``{"type":"content_block_delta","index":N,"delta":{"type":"T","F":"`` (compact, as
+        the API writes it), a string, and ``"}}``, which is that object and nothing else when the strings
+        are valid (:func:`string_bodies`). Nothing more to do when no check reads block N (a text or
+        thinking block: nearly all of a stream); one ``on_deltas`` call, with the strings parsed at once,
+        when one check does (a tool block's input). ``False`` for anything else."""
+        if not positions:
+            return True  # plain pings only
+        head = _DELTA_HEAD.match(run.first_data() if positions[0] == 0 else run.data_lines[positions[0]])
+        if head is None or head[3] == b"type" or head[2].decode() not in KNOWN_DELTAS:
+            return False
+        index = int(head[1])
+        readers = self._block_readers(index)
+        if len(readers) > 1:
+            return False  # two checks take each event in turn, as in _event
+        strings = run.data_between(head[0], b'"}}', positions)
+        if strings is None or not string_bodies(strings):
+            return False
+        if readers:  # valid bodies, so this is exactly one string for each
+            texts = loads_fast(b'["' + strings.replace(b"\n", b'","') + b'"]')
+            plain = (index, head[2].decode(), head[3].decode(), texts)
+            readers[0].on_deltas(self.ex, index, Deltas(run, positions, None, plain))
+        return True
+
+    def _deltas_run(self, run: EventRun, positions: list[int] | range, objs: list[object]) -> bool:
+        """Take a run that is all deltas of a core type to one block (plain pings aside) at once: nothing
+        to do when every check ignores them, one ``on_deltas`` call when one check reads them. Found out
+        in a few passes over the run rather than event by event; anything else (a non-object, a block
+        index that is not an int, two blocks) answers ``False``, and the run goes event by event."""
+        if len(positions) != len(objs):
+            objs = [objs[j] for j in positions]
+        count = len(objs)
+        try:
+            if list(map(dict.get, objs, repeat("type"))).count(_DELTA) != count:
+                return False
+            indexes = list(map(dict.get, objs, repeat("index")))
+            kinds = set(map(dict.get, map(dict.get, objs, repeat("delta")), repeat("type")))
+        except TypeError:  # an event or its delta is not an object, or a type is unhashable
+            return False
+        if not kinds <= KNOWN_DELTAS or set(map(type, indexes)) != {int}:
+            return False  # (checked before the set of blocks: a set holds one of 1, 1.0 and True)
+        blocks = set(indexes)
+        if len(blocks) != 1:
+            return all(not self._block_readers(index) for index in blocks)
+        index = blocks.pop()
+        readers = self._block_readers(index)
+        if len(readers) > 1:
+            return False  # two checks take each event in turn, as in _event
+        if readers:
+            readers[0].on_deltas(self.ex, index, Deltas(run, positions, objs))
+        return True
+
+    def _delta_readers(self, obj: dict) -> tuple[Check, ...] | None:
+        """The checks that read one ``content_block_delta`` event, or ``None`` when it is not a delta of
+        a core type with an integer block index (then every check gets it)."""
+        index = obj.get("index")
+        delta = obj.get("delta")
+        if index.__class__ is not int or delta.__class__ is not dict:
+            return None
+        kind = delta.get("type")
+        if kind.__class__ is not str or kind not in KNOWN_DELTAS:
+            return None
+        return self._block_readers(index)
+
+    def _block_readers(self, index: int) -> tuple[Check, ...]:
+        """The checks that do not ignore the core deltas of block ``index`` (see ``Check.ignores_delta``),
+        in order; kept until a hook other than a delta's runs."""
+        readers = self.readers.get(index)
+        if readers is None:
+            readers = self.readers[index] = tuple(c for c in self.delta_checks if not c.ignores_delta(index))
+        return readers
 
     def _event(self, ev: SSEEvent) -> None:
         ex = self.ex
