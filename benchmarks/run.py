@@ -50,6 +50,7 @@ BENCHES = (
     Bench("secrets", "bench_secrets.py", "#7", (), ("--runs", "1", "--stock-runs", "1", "--max-mb", "1")),
     Bench("doctor", "bench_doctor.py", "#8", (), ("--files", "400", "--runs", "1")),
     Bench("soak", "bench_soak.py", "#15", (), ("--quick",)),
+    Bench("monitor", "bench_monitor.py", "#17", (), ("--quick",)),
 )
 #: goals of a benchmark whose script is missing, so the table still shows every issue's goal
 PENDING_GOALS = {"proxy": ("p99 added latency per chunk; throughput through the proxy", "< 1 ms; ≥ 90 % of direct")}

@@ -9,7 +9,7 @@ import sys
 
 from tests.conftest import ROOT
 
-BENCHMARKS = ("stream (#3)", "proxy (#5)", "code (#6)", "secrets (#7)", "doctor (#8)", "soak (#15)")
+BENCHMARKS = ("stream (#3)", "proxy (#5)", "code (#6)", "secrets (#7)", "doctor (#8)", "soak (#15)", "monitor (#17)")
 
 
 def test_quick_run_prints_a_row_for_every_benchmark(tmp_path):

@@ -3,6 +3,8 @@ its own format, and a format added as one row is read by ``open_source`` with no
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -55,8 +57,11 @@ def test_a_format_added_as_one_row_is_read_by_open_source(tmp_path: Path, monkey
         body = (peek.raw + peek.stream.read()).split(b"\n", 1)[1]
         return Source(peek.path, "toy", Meta(source="import:toy"), iter([Chunk(0, None, body), End(0, None, "eof")]))
 
-    toy = Format("toy", lambda peek: peek.text.startswith(b"TOY-CAPTURE "), read_toy)
-    monkeypatch.setattr(importers, "FORMATS", (*importers.FORMATS, toy))
+    module = types.ModuleType("toy")  # the one module a format is: a sniff and a read
+    module.sniff = lambda peek: peek.text.startswith(b"TOY-CAPTURE ")
+    module.read = read_toy
+    monkeypatch.setitem(sys.modules, f"{importers.__name__}.toy", module)
+    monkeypatch.setattr(importers, "FORMATS", (*importers.FORMATS, Format("toy", "toy")))
     source = open_source(str(capture))
     assert (source.kind, [r.data for r in source.records if isinstance(r, Chunk)]) == (
         "toy",

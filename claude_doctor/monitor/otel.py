@@ -35,6 +35,9 @@ from ..findings import Finding
 from ..keys import redact_text
 from .summary import PROVIDER, ExchangeSummary
 
+#: The API's providers that keep nothing: the default before an SDK is set, and the explicit no-op.
+NO_OP_METER_PROVIDERS = frozenset({"_ProxyMeterProvider", "NoOpMeterProvider"})
+
 log = logging.getLogger("claude_doctor.monitor")
 
 SCOPE = "claude_doctor"  #: the tracer's and the meter's instrumentation scope
@@ -102,6 +105,7 @@ class OtelSink:
         from .. import __version__
 
         self._tracer_provider = tracer_provider
+        self._meter_provider = meter_provider
         self._orphan_grace = orphan_grace
         self._tracer = trace.get_tracer(SCOPE, __version__, tracer_provider)
         meter = metrics.get_meter(SCOPE, __version__, meter_provider)
@@ -153,6 +157,12 @@ class OtelSink:
         key = id(summary)
         self._open[key] = exchange
         weakref.finalize(summary, self._abandon, key)
+
+    def wants_chunks(self, summary: ExchangeSummary) -> bool:
+        """Chunk points only for a stream, and only when a meter provider will keep them: with none set
+        (the API's no-op or proxy provider) the point would be dropped, and each costs the app a call."""
+        provider = self._meter_provider or metrics.get_meter_provider()
+        return summary.is_stream and type(provider).__name__ not in NO_OP_METER_PROVIDERS
 
     def output_chunk(self, summary: ExchangeSummary, seconds: float) -> None:
         """One point of ``time_per_output_chunk``: the conventions count it for streamed calls only."""

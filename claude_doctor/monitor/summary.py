@@ -85,7 +85,9 @@ class Sink(Protocol):
         """The request is on its way (a span starts here)."""
 
     def output_chunk(self, summary: ExchangeSummary, seconds: float) -> None:
-        """A body chunk after the first arrived, ``seconds`` after the one before it."""
+        """A body chunk after the first arrived, ``seconds`` after the one before it. A sink may also
+        define ``wants_chunks(summary) -> bool``, asked once after ``exchange_started``: when it says no,
+        this is not called for that exchange (the call per chunk is the monitor's largest cost)."""
 
     def exchange_finished(self, summary: ExchangeSummary) -> None:
         """The body ended (or the request failed); ``summary.findings`` holds every finding."""

@@ -186,15 +186,23 @@ class ExchangeWatch:
         self._window: ChunkWindow | None = None
 
     def __call__(self, record: Record) -> None:
+        if record.__class__ is Chunk:
+            self.take_chunk(record.t or 0.0, record.data, record.i)
+            return
         if self.stopped:
             return
         try:
-            if record.__class__ is not Chunk:
-                self._take(record)
-                return
-            # a body chunk: nearly every record, so handled here without a further call
+            self._take(record)
+        except Exception as exc:
+            self._give_up(exc)
+
+    def take_chunk(self, t: float, data: bytes, i: int = 0) -> None:
+        """A body chunk: nearly every record, so the recorder hands it here without a record object, and
+        it is handled without a further call."""
+        if self.stopped:
+            return
+        try:
             summary = self.summary or self._summary()
-            t = record.t or 0.0
             last = self._last_chunk
             if last is None:
                 summary.time_to_first_chunk = t
@@ -209,11 +217,22 @@ class ExchangeWatch:
                         self._drop(hook.__self__, exc)
             self._last_chunk = t
             summary.chunks += 1
-            summary.bytes += len(record.data)
-            (self._window or self._open_window(record.i)).push(t, record.data)
+            summary.bytes += len(data)
+            window = self._window
+            if window is not None and window.opened is not None and t - window.opened <= WINDOW:
+                window.held.append(data)  # ChunkWindow.push's common case, inline: no call per chunk
+                window.size += len(data)
+                window.last = t
+                if window.size >= HELD_BYTES:
+                    window.close()
+            else:
+                (window or self._open_window(i)).push(t, data)
         except Exception as exc:
-            self.stopped = True
-            warn_once("the monitor", exc, "it stopped watching this exchange")
+            self._give_up(exc)
+
+    def _give_up(self, exc: Exception) -> None:
+        self.stopped = True
+        warn_once("the monitor", exc, "it stopped watching this exchange")
 
     def _take(self, record: Record) -> None:
         if isinstance(record, Response):
@@ -242,6 +261,7 @@ class ExchangeWatch:
         _request_fields(summary, record.json)
         self._analyzer().add(record)
         self._tell("exchange_started", summary)
+        self._chunk_hooks = [s.output_chunk for s in self.sinks if _wants_chunks(s, summary)]
 
     def _open_window(self, i: int) -> ChunkWindow:
         analyzer = self._analyzer()
@@ -278,5 +298,18 @@ class ExchangeWatch:
     def _drop(self, sink: Sink, exc: Exception) -> None:
         if sink in self.sinks:
             self.sinks.remove(sink)
-            self._chunk_hooks = [s.output_chunk for s in self.sinks]
+            self._chunk_hooks = [hook for hook in self._chunk_hooks if hook.__self__ is not sink]
         warn_once(f"the sink {type(sink).__qualname__}", exc, "it is left out for this exchange")
+
+
+def _wants_chunks(sink: Sink, summary: ExchangeSummary) -> bool:
+    """Whether ``sink`` hears this exchange's chunks: its ``wants_chunks(summary)`` if it has one (a sink
+    with nowhere to send them says no, and the busiest path of the monitor skips it), else yes."""
+    wants = getattr(sink, "wants_chunks", None)
+    if wants is None:
+        return True
+    try:
+        return bool(wants(summary))
+    except Exception as exc:
+        warn_once(f"the sink {type(sink).__qualname__}", exc, "it hears no chunks of this exchange")
+        return False

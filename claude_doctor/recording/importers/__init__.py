@@ -12,18 +12,14 @@ one row."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
+from typing import Any
 
-from ..model import Source
-from . import curl_include, curl_trace, curl_verbose, har, native, raw_sse, vcr
-from .aws_eventstream import AWS_EVENT_STREAM, aws_events_as_sse
-from .common import MAX_WHOLE_FILE, NotARecording, Rewound, events_as_chunks, without_write_out
-from .curl_trace import TRACE_ASCII_WARNING, restore_line_feeds
+from .common import MAX_WHOLE_FILE, NotARecording, Rewound
 from .peek import Peek
 
 __all__ = [
-    "AWS_EVENT_STREAM",
     "FORMATS",
     "MAX_WHOLE_FILE",
     "TRACE_ASCII_WARNING",
@@ -31,37 +27,55 @@ __all__ = [
     "NotARecording",
     "Peek",
     "Rewound",
-    "aws_events_as_sse",
-    "events_as_chunks",
-    "restore_line_feeds",
     "unknown_reason",
-    "without_write_out",
 ]
 
 
 @dataclass(frozen=True)
 class Format:
-    """A format an input may be in: its name, how it is told from the others, and its importer."""
+    """A format an input may be in: its name, how it is told from the others, and its importer:
+    ``module.sniff`` and ``module.read`` (or the functions named by ``sniff``/``read``) of the module
+    named, imported the first time the format is asked, so that reading a recording imports no other
+    format's parser."""
 
     name: str
-    sniff: Callable[[Peek], bool]
-    read: Callable[[Peek], Source]
+    module: str
+    sniff_name: str = "sniff"
+    read_name: str = "read"
+
+    def _function(self, name: str) -> Any:
+        return getattr(importlib.import_module(f"{__name__}.{self.module}"), name)
+
+    def sniff(self, peek: Peek) -> bool:
+        return self._function(self.sniff_name)(peek)
+
+    def read(self, peek: Peek) -> Any:
+        return self._function(self.read_name)(peek)
 
 
 #: Asked in this order; the first whose ``sniff`` says yes reads the input. Streamed formats are told
 #: by their first bytes; the document formats after them by the parsed JSON or YAML, read whole once,
 #: so they come last.
 FORMATS: tuple[Format, ...] = (
-    Format("recording", native.sniff, native.read),
-    Format("curl-i", curl_include.sniff, curl_include.read),
-    Format("curl-trace", curl_trace.sniff, curl_trace.read),
-    Format("curl-v", curl_verbose.sniff, curl_verbose.read),
-    Format("sse", raw_sse.sniff, raw_sse.read),
-    Format("har", har.sniff, har.read),
-    Format("vcr", vcr.sniff, vcr.read),
-    Format("vcr-exchange", vcr.sniff_exchange, vcr.read_exchange),
-    Format("recording-document", native.sniff_document, native.read_document),
+    Format("recording", "native"),
+    Format("curl-i", "curl_include"),
+    Format("curl-trace", "curl_trace"),
+    Format("curl-v", "curl_verbose"),
+    Format("sse", "raw_sse"),
+    Format("har", "har"),
+    Format("vcr", "vcr"),
+    Format("vcr-exchange", "vcr", "sniff_exchange", "read_exchange"),
+    Format("recording-document", "native", "sniff_document", "read_document"),
 )
+
+
+def __getattr__(name: str) -> Any:
+    """``TRACE_ASCII_WARNING`` from its format's module, imported on first use like the formats."""
+    if name == "TRACE_ASCII_WARNING":
+        from .curl_trace import TRACE_ASCII_WARNING
+
+        return TRACE_ASCII_WARNING
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def unknown_reason(peek: Peek) -> str:
