@@ -133,6 +133,35 @@ def test_sinks_hear_every_moment_in_order() -> None:
     assert summary.longest_gap > 15 and sink.calls[-1] == ("finished", ["CD102"])
 
 
+class NoChunksSink(ListSink):
+    """A sink with nowhere to send chunk points for this exchange (as OpenTelemetry with no meter provider)."""
+
+    def wants_chunks(self, summary: ExchangeSummary) -> bool:
+        return False
+
+
+def test_a_sink_that_wants_no_chunks_hears_the_rest() -> None:
+    quiet, sink = NoChunksSink(), ListSink()
+    drive("cd102-idle-gap.jsonl", lambda i: ExchangeRecorder(None, i, listener=ExchangeWatch(None, [quiet, sink])))
+    assert [kind for kind, _ in quiet.calls] == ["started", "finished"]
+    assert quiet.finished[0].longest_gap > 15 and quiet.finished[0].chunks > 1  # still counted for it
+    assert [kind for kind, _ in sink.calls].count("chunk") == sink.finished[0].chunks - 1
+
+
+def test_the_otel_sink_takes_chunk_points_only_when_a_meter_provider_keeps_them() -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    from claude_doctor.monitor.otel import OtelSink
+
+    summary = ExchangeSummary("POST", "https://api.anthropic.com/v1/messages", 0.0, streamed=True, status=200)
+    assert OtelSink(meter_provider=MeterProvider()).wants_chunks(summary)
+    assert not OtelSink(meter_provider=NoOpMeterProvider()).wants_chunks(summary)
+    summary.status = 529  # an error's JSON body is no stream
+    assert not OtelSink(meter_provider=MeterProvider()).wants_chunks(summary)
+
+
 def test_a_sink_that_raises_is_warned_about_once_and_left_out(caplog) -> None:
     bad = RaisingSink()
     with caplog.at_level(logging.WARNING, logger="claude_doctor.monitor"):
