@@ -204,8 +204,9 @@ def run(deltas: int, repeat: int) -> tuple[list[dict], str]:
                     "ours": f"{rate:,.0f}/s",
                     "anchor": f"plain client {plain:,.0f}/s",
                     "ratio": rate / plain,
-                    "goal": f"≥ {SPEED_GOAL}×",
-                    "met": rate / plain >= SPEED_GOAL,
+                    # the goal is the monitor's; keeping bad streams is an extra a user opts into
+                    "goal": f"≥ {SPEED_GOAL}×" if name == "monitored" else "– (what the flight recorder adds)",
+                    "met": rate / plain >= SPEED_GOAL if name == "monitored" else None,
                 }
             )
             rows.append(

@@ -289,3 +289,44 @@ def test_the_flight_files_hold_what_the_monitor_found(tmp_path: Path) -> None:
         by_file.setdefault(finding["path"], []).append(finding["code"])
     assert sorted(sorted(codes) for codes in by_file.values()) == found
     assert len(found) == len(FAULTS) - 1  # every fault kept, the clean exchange not
+
+
+def long_recording(path: Path, deltas: int = 2000) -> Path:
+    """One exchange of ``deltas`` text deltas, one chunk per event: a fast stream of many chunks, the
+    case the stream wrapper holds back in runs."""
+    from claude_doctor import synth
+    from claude_doctor.recording import RecordingWriter
+
+    with path.open("wb") as stream:
+        writer = RecordingWriter(stream, "sdk")
+        writer.request(0, 0.0, "POST", "https://api.anthropic.com/v1/messages", [], json.dumps(BODY).encode())
+        writer.response(0, 0.1, 200, "OK", "HTTP/1.1", [("content-type", "text/event-stream")])
+        for n, event in enumerate(synth.text_message([f" w{i}" for i in range(deltas)], model="claude-test")):
+            writer.chunk(0, 0.1 + n * 0.0001, event)
+        writer.end(0, 0.2, "eof")
+    return path
+
+
+@pytest.mark.parametrize("faults", [[], ["stall:1"]], ids=["fast", "stalled"])
+def test_a_long_fast_stream_is_seen_whole_as_the_recorder_sees_it(tmp_path: Path, faults: list[str]) -> None:
+    """Every chunk of a long stream reaches the checks and the summary (held back in runs, never lost):
+    the same bytes and chunks as ``recording_client`` writes, and the same findings as ``stream`` gives."""
+    sink = ListSink()
+    recording = tmp_path / "sdk.jsonl"
+    with running(faults, open_source(str(long_recording(tmp_path / "long.jsonl")))) as url:
+        recorded = sdk_text(url, claude_doctor.recording_client(str(recording)))
+        watched = sdk_text(url, claude_doctor.monitored_client(sinks=[sink], otel=False, config=SHORT_GAP))
+        watched_async = asyncio.run(
+            async_sdk_text(url, claude_doctor.async_monitored_client(sinks=[sink], otel=False, config=SHORT_GAP))
+        )
+    assert watched == watched_async == recorded and recorded.count(" w") == 2000
+    chunks = [r for r in open_source(str(recording)).records if isinstance(r, Chunk)]
+    analyzer = StreamAnalyzer("sdk", SHORT_GAP)  # what `stream` finds in the recording, at the same idle gap
+    for record in open_source(str(recording)).records:
+        analyzer.add(record)
+    codes = sorted({f.code for f in analyzer.finish()})
+    assert len(sink.finished) == 2
+    for summary in sink.finished:
+        assert summary.chunks > 1
+        assert summary.bytes == sum(len(c.data) for c in chunks)
+        assert sorted({f.code for f in summary.findings}) == codes == (["CD102"] if faults else [])

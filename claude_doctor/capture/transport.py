@@ -55,6 +55,10 @@ NOT_FORWARDED = frozenset(
 )
 #: The SDK's own client defaults (``anthropic._constants``), applied unless the caller gives others.
 SDK_TIMEOUT = {"timeout": 600, "connect": 5.0}  # an int, as the SDK has it: it shows in x-stainless-read-timeout
+#: How long a run of chunks held back together may span (seconds), and how many bytes it may hold: chunks
+#: that come faster are checked together, once per run (see ``ExchangeRecorder.holds``).
+HOLD = 0.02
+HELD_BYTES = 256 * 1024
 SDK_LIMITS = {"max_connections": 1000, "max_keepalive_connections": 100}
 
 
@@ -98,6 +102,10 @@ class ExchangeRecorder:
         #: a listener's fast path for body chunks, ``take_chunk(t, data, i)`` (the monitor's watch has
         #: one): the busiest call of all, made without building a record object
         self.take_chunk: Callable[[float, bytes, int], object] | None = getattr(listener, "take_chunk", None)
+        #: ``take_chunks(datas, times, i)``: the same for chunks held back together (see ``holds``)
+        self.take_chunks: Callable[[list[bytes], list[float], int], object] | None = getattr(
+            listener, "take_chunks", None
+        )
         self.started = time.monotonic()
         self.decode = BodyDecoder(None)
         self.reason: str | None = None  #: the end reason, once written
@@ -163,6 +171,29 @@ class ExchangeRecorder:
             except Exception as exc:
                 self._deaf(exc)
 
+    @property
+    def holds(self) -> bool:
+        """Whether the stream wrappers may hold chunks back (up to :data:`HOLD` seconds of them) and hand
+        them over together: only with no file to write (a recording's lines go out as the bytes come) and
+        a listener that takes them so (the monitor's watch). A fast stream then costs the app one call per
+        window instead of several per chunk."""
+        return self.writer is None and self.take_chunks is not None
+
+    def chunk_run(self, datas: list[bytes], times: list[float]) -> None:
+        """Record chunks held back together, each with the time it arrived: as ``chunk`` for each."""
+        if self.reason is not None or not datas:
+            return
+        if self.decode.codings or self.take_chunks is None:
+            for raw, t in zip(datas, times):
+                self.chunk(raw, t)
+            return
+        self.chunks += len(datas)
+        self.bytes += sum(map(len, datas))
+        try:
+            self.take_chunks(datas, times, self.i)
+        except Exception as exc:
+            self._deaf(exc)
+
     def _undecodable(self) -> None:
         """Say in the recording why its body is stored as received (its readers leave it unchecked)."""
         self._write("note", f"exchange {self.i}: the body has {self.decode.problem}; it is stored as received")
@@ -197,7 +228,7 @@ class ExchangeRecorder:
             self._deaf(exc)
 
     def _deaf(self, exc: Exception) -> None:
-        self.listener = self.take_chunk = None
+        self.listener = self.take_chunk = self.take_chunks = None
         from ..monitor.watch import warn_once
 
         warn_once("the exchange listener", exc, "it stopped hearing this exchange")
@@ -327,9 +358,15 @@ def _build_sync_stream(httpx2: Any) -> type:
             self.inner = inner
             self.recorder = recorder
             self.pending: tuple[bytes, float] | None = None  #: the chunk the SDK holds, not yet recorded
+            #: chunks held back together, and when each arrived (``recorder.holds``)
+            self.datas: list[bytes] = []
+            self.times: list[float] = []
 
         def __iter__(self) -> Iterator[bytes]:
             recorder = self.recorder
+            if recorder.holds:
+                yield from self._holding()
+                return
             try:
                 for raw in self.inner:
                     t = monotonic() - recorder.started  # recorder.now(), without the call
@@ -343,6 +380,37 @@ def _build_sync_stream(httpx2: Any) -> type:
                 raise
             recorder.end("eof")
 
+        def _holding(self) -> Iterator[bytes]:
+            """Each chunk goes to the SDK at once and is held with its arrival time; the held ones go to
+            the recorder together when a chunk arrives more than :data:`HOLD` seconds after the first of
+            them (so no silence is ever inside a run), or more than :data:`HELD_BYTES` are held, or the body ends."""
+            recorder = self.recorder
+            started = recorder.started
+            size = 0
+            try:
+                for raw in self.inner:
+                    t = monotonic() - started
+                    times = self.times
+                    if times and (t - times[0] > HOLD or size > HELD_BYTES):
+                        self.release()
+                        size = 0
+                    self.datas.append(raw)
+                    self.times.append(t)
+                    size += len(raw)
+                    yield raw
+            except BaseException as exc:
+                self.release()
+                recorder.interrupted(exc)
+                raise
+            self.release()
+            recorder.end("eof")
+
+        def release(self) -> None:
+            if self.datas:
+                datas, times = self.datas, self.times
+                self.datas, self.times = [], []
+                self.recorder.chunk_run(datas, times)
+
         def record_pending(self) -> None:
             if self.pending is not None:
                 raw, t = self.pending
@@ -351,6 +419,7 @@ def _build_sync_stream(httpx2: Any) -> type:
 
         def close(self) -> None:
             self.record_pending()
+            self.release()
             self.recorder.end("cancelled")  # a no-op when the body already ended
             self.inner.close()
 
@@ -365,9 +434,16 @@ def _build_async_stream(httpx2: Any) -> type:
             self.inner = inner
             self.recorder = recorder
             self.pending: tuple[bytes, float] | None = None  #: the chunk the SDK holds, not yet recorded
+            #: chunks held back together, and when each arrived (``recorder.holds``)
+            self.datas: list[bytes] = []
+            self.times: list[float] = []
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
             recorder = self.recorder
+            if recorder.holds:
+                async for raw in self._holding():
+                    yield raw
+                return
             try:
                 async for raw in self.inner:
                     t = monotonic() - recorder.started  # recorder.now(), without the call
@@ -381,6 +457,35 @@ def _build_async_stream(httpx2: Any) -> type:
                 raise
             recorder.end("eof")
 
+        async def _holding(self) -> AsyncIterator[bytes]:
+            """As ``RecordingStream._holding``."""
+            recorder = self.recorder
+            started = recorder.started
+            size = 0
+            try:
+                async for raw in self.inner:
+                    t = monotonic() - started
+                    times = self.times
+                    if times and (t - times[0] > HOLD or size > HELD_BYTES):
+                        self.release()
+                        size = 0
+                    self.datas.append(raw)
+                    self.times.append(t)
+                    size += len(raw)
+                    yield raw
+            except BaseException as exc:
+                self.release()
+                recorder.interrupted(exc)
+                raise
+            self.release()
+            recorder.end("eof")
+
+        def release(self) -> None:
+            if self.datas:
+                datas, times = self.datas, self.times
+                self.datas, self.times = [], []
+                self.recorder.chunk_run(datas, times)
+
         def record_pending(self) -> None:
             if self.pending is not None:
                 raw, t = self.pending
@@ -389,6 +494,7 @@ def _build_async_stream(httpx2: Any) -> type:
 
         async def aclose(self) -> None:
             self.record_pending()
+            self.release()
             self.recorder.end("cancelled")
             await self.inner.aclose()
 

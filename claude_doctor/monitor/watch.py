@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from operator import sub
 from typing import Any
 
 from ..checks.stream import Check, Exchange, StreamAnalyzer
@@ -229,6 +230,46 @@ class ExchangeWatch:
                 (window or self._open_window(i)).push(t, data)
         except Exception as exc:
             self._give_up(exc)
+
+    def take_chunks(self, datas: list[bytes], times: list[float], i: int = 0) -> None:
+        """Chunks the stream wrapper held back together, with their arrival times (they never span a
+        silence longer than the wrapper's hold): the summary and the sinks hear each chunk, and the checks
+        get them as ``ChunkWindow`` would give them, the first alone at its own time and the rest joined
+        at the last one's, so the first byte's time and every silence stay exact."""
+        if self.stopped or not datas:
+            return
+        try:
+            summary = self.summary or self._summary()
+            last = self._last_chunk
+            if last is None:
+                summary.time_to_first_chunk = times[0]
+                gaps = list(map(sub, times[1:], times))
+            else:
+                gaps = list(map(sub, times, [last, *times]))
+            if gaps and max(gaps) > summary.longest_gap:
+                summary.longest_gap = max(gaps)
+            for hook in self._chunk_hooks:
+                self._hear_chunks(hook, summary, gaps)
+            self._last_chunk = times[-1]
+            summary.chunks += len(datas)
+            summary.bytes += sum(map(len, datas))
+            if self._window is not None:
+                self._window.close()
+            analyzer = self._analyzer()
+            analyzer.add(Chunk(i, times[0], datas[0]))
+            if len(datas) > 1:
+                analyzer.add(Chunk(i, times[-1], b"".join(datas[1:])))
+        except Exception as exc:
+            self._give_up(exc)
+
+    def _hear_chunks(
+        self, hook: Callable[[ExchangeSummary, float], object], summary: ExchangeSummary, gaps: list[float]
+    ) -> None:
+        try:
+            for gap in gaps:
+                hook(summary, gap)
+        except Exception as exc:
+            self._drop(hook.__self__, exc)
 
     def _give_up(self, exc: Exception) -> None:
         self.stopped = True
