@@ -13,11 +13,11 @@ import pytest
 from claude_doctor.capture.transport import ExchangeRecorder
 from claude_doctor.checks.stream import StreamAnalyzer
 from claude_doctor.config import Config
-from claude_doctor.monitor import watch as watch_module
-from claude_doctor.monitor.client import Monitor
-from claude_doctor.monitor.flight import FlightRecorder
-from claude_doctor.monitor.summary import ExchangeSummary
-from claude_doctor.monitor.watch import ChunkWindow, ExchangeWatch
+from claude_doctor.production import watch as watch_module
+from claude_doctor.production.client import Monitor
+from claude_doctor.production.flight import FlightRecorder
+from claude_doctor.production.summary import ExchangeSummary
+from claude_doctor.production.watch import ChunkWindow, ExchangeWatch
 from claude_doctor.recording import Chunk, End, Request, Response, open_source
 from tests.conftest import RECORDINGS, invoke_cli
 
@@ -153,7 +153,7 @@ def test_the_otel_sink_takes_chunk_points_only_when_a_meter_provider_keeps_them(
     from opentelemetry.metrics import NoOpMeterProvider
     from opentelemetry.sdk.metrics import MeterProvider
 
-    from claude_doctor.monitor.otel import OtelSink
+    from claude_doctor.production.otel import OtelSink
 
     summary = ExchangeSummary("POST", "https://api.anthropic.com/v1/messages", 0.0, streamed=True, status=200)
     assert OtelSink(meter_provider=MeterProvider()).wants_chunks(summary)
@@ -284,7 +284,7 @@ def test_back_to_back_chunks_are_checked_together_with_exact_silences() -> None:
 
 
 def test_an_apps_own_otel_sink_is_not_doubled() -> None:
-    otel = pytest.importorskip("claude_doctor.monitor.otel")
+    otel = pytest.importorskip("claude_doctor.production.otel")
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.trace import TracerProvider
 

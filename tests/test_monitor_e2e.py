@@ -19,7 +19,7 @@ import pytest
 import claude_doctor
 from claude_doctor.checks.stream import StreamAnalyzer
 from claude_doctor.config import Config
-from claude_doctor.monitor import watch as watch_module
+from claude_doctor.production import watch as watch_module
 from claude_doctor.recording import Chunk, open_source
 from claude_doctor.serve import running
 from tests.conftest import RECORDINGS, ROOT, invoke_cli, run_cli, start_serve

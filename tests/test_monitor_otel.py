@@ -18,8 +18,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from claude_doctor.findings import Finding, get_rule
-from claude_doctor.monitor.otel import GENAI_SECONDS_BUCKETS, LONGEST_GAP_BUCKETS, OtelSink
-from claude_doctor.monitor.summary import ExchangeSummary
+from claude_doctor.production.otel import GENAI_SECONDS_BUCKETS, LONGEST_GAP_BUCKETS, OtelSink
+from claude_doctor.production.summary import ExchangeSummary
 
 MODEL = "claude-sonnet-4-5"
 URL = "http://127.0.0.1:8123/v1/messages"
@@ -386,7 +386,7 @@ FAILED = {"error-event:overloaded_error": "overloaded_error", "status:529": "529
 
 def monitored_http_client(sink: OtelSink, *, is_async: bool = False) -> object:
     """The monitored ``httpx2`` client the app hands to the SDK, reporting to ``sink`` only."""
-    from claude_doctor.monitor.client import async_monitored_client, monitored_client
+    from claude_doctor.production.client import async_monitored_client, monitored_client
 
     make = async_monitored_client if is_async else monitored_client
     return make(sinks=[sink], otel=False)
@@ -590,6 +590,6 @@ def test_importing_claude_doctor_does_not_import_opentelemetry() -> None:
     import subprocess
     import sys
 
-    code = "import sys, claude_doctor, claude_doctor.monitor; print('opentelemetry' in sys.modules)"
+    code = "import sys, claude_doctor, claude_doctor.production; print('opentelemetry' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -10,8 +10,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from claude_doctor.findings import Finding, get_rule
-from claude_doctor.monitor.prometheus import PrometheusSink, status_class
-from claude_doctor.monitor.summary import ExchangeSummary
+from claude_doctor.production.prometheus import PrometheusSink, status_class
+from claude_doctor.production.summary import ExchangeSummary
 from tests.conftest import invoke_cli
 
 MODEL = "claude-sonnet-4-5"

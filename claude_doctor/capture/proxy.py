@@ -36,8 +36,8 @@ from typing import IO, TYPE_CHECKING, Any
 from ..config import Config
 from ..failures import failed_step
 from ..findings import Finding
-from ..monitor.summary import Sink
-from ..monitor.watch import ExchangeWatch
+from ..production.summary import Sink
+from ..production.watch import ExchangeWatch
 from ..recording.encoding import BodyDecoder
 from ..recording.jsonl import BODY_PART, MAX_JOINED_BODY, RecordingWriter
 from ..recording.model import Headers
@@ -58,7 +58,7 @@ from .transport import ExchangeRecorder, forwarded_headers
 if TYPE_CHECKING:
     from aiohttp import ClientResponse, ClientSession, StreamReader, web
 
-    from ..monitor.prometheus import PrometheusSink
+    from ..production.prometheus import PrometheusSink
 
 PUBLIC_API = "https://api.anthropic.com"
 MAX_REQUEST = 256 * 1024 * 1024  #: far above the API's 32 MB: the API, not the proxy, says no
@@ -231,7 +231,7 @@ class RecordingProxy:
         if options.metrics is not None:
             from prometheus_client import ProcessCollector
 
-            from ..monitor.prometheus import PrometheusSink
+            from ..production.prometheus import PrometheusSink
 
             self.prometheus = PrometheusSink()
             ProcessCollector(registry=self.prometheus.registry)  # the sidecar's own memory, CPU and files
@@ -296,7 +296,7 @@ class RecordingProxy:
             return
         from aiohttp import web
 
-        from ..monitor.prometheus import CONTENT_TYPE
+        from ..production.prometheus import CONTENT_TYPE
 
         sink = self.prometheus
 

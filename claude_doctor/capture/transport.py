@@ -7,7 +7,7 @@ request the SDK sends (retries included, as exchanges 0, 1, 2, …) is written w
 every body chunk at the moment the SDK's reader gets it, and how the body ended, redacted and flushed per
 line. Nothing is buffered or changed on the way to the SDK: the recorder only watches.
 
-The same transports carry the in-process monitor (``monitor/client.py``): :func:`client_kwargs` wraps a
+The same transports carry the in-process monitor (``production/client.py``): :func:`client_kwargs` wraps a
 client's transports around any :class:`Exchanges`, which hands out one recorder per request, with a
 writer or without one.
 
@@ -229,7 +229,7 @@ class ExchangeRecorder:
 
     def _deaf(self, exc: Exception) -> None:
         self.listener = self.take_chunk = self.take_chunks = None
-        from ..monitor.watch import warn_once
+        from ..production.watch import warn_once
 
         warn_once("the exchange listener", exc, "it stopped hearing this exchange")
 

@@ -86,7 +86,7 @@ class _Exchange:
 
 
 class OtelSink:
-    """A monitor sink (see ``monitor/summary.py``) that reports each exchange to OpenTelemetry.
+    """A monitor sink (see ``production/summary.py``) that reports each exchange to OpenTelemetry.
 
     ``tracer_provider`` and ``meter_provider`` default to the global ones. ``queue_size`` bounds the spans
     waiting for the worker that ends them; when it is full (an exporter stuck for that long) a span is dropped,

@@ -66,7 +66,7 @@ class BoundedLabel:
 
 
 class PrometheusSink:
-    """A :class:`~claude_doctor.monitor.summary.Sink` that counts into its own ``CollectorRegistry``
+    """A :class:`~claude_doctor.production.summary.Sink` that counts into its own ``CollectorRegistry``
     (``registry``, or a new one). prometheus_client's instruments are thread-safe, so one sink serves
     every exchange of a process."""
 

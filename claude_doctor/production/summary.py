@@ -1,7 +1,7 @@
 """What one exchange looked like, in the words metrics and spans use, and the interface of the places it
 goes (OpenTelemetry, Prometheus, the flight recorder).
 
-The monitor (``monitor/watch.py``) fills an :class:`ExchangeSummary` from the records of one exchange as
+The monitor (``production/watch.py``) fills an :class:`ExchangeSummary` from the records of one exchange as
 they flow and calls each :class:`Sink` at three moments. A sink never sees bytes, only this summary, so
 every exporter reports the same numbers for the same stream, whether it came through an in-process client
 or the recording proxy.
