@@ -348,19 +348,42 @@ def _failed(recorder: ExchangeRecorder, exc: BaseException) -> None:
     recorder.end("timeout" if end_reason(exc) == "timeout" else "error", exc)
 
 
+class _WatchedBody:
+    """What the sync and async body wrappers share: the chunk the SDK holds and the run of chunks held
+    back together, and how each reaches the recorder."""
+
+    def __init__(self, inner: Any, recorder: ExchangeRecorder) -> None:
+        self.inner = inner
+        self.recorder = recorder
+        self.pending: tuple[bytes, float] | None = None  #: the chunk the SDK holds, not yet recorded
+        #: chunks held back together, and when each arrived (``recorder.holds``)
+        self.datas: list[bytes] = []
+        self.times: list[float] = []
+
+    def release(self) -> None:
+        """Hand the run of held chunks to the recorder."""
+        if self.datas:
+            datas, times = self.datas, self.times
+            self.datas, self.times = [], []
+            self.recorder.chunk_run(datas, times)
+
+    def record_pending(self) -> None:
+        if self.pending is not None:
+            raw, t = self.pending
+            self.pending = None
+            self.recorder.chunk(raw, t)
+
+    def record_held(self) -> None:
+        """The reader stopped: record whatever the SDK was given and is not recorded yet."""
+        self.record_pending()
+        self.release()
+
+
 def _build_sync_stream(httpx2: Any) -> type:
-    class RecordingStream(httpx2.SyncByteStream):
+    class RecordingStream(_WatchedBody, httpx2.SyncByteStream):
         """The response body as the SDK reads it. Each chunk goes to the SDK first and is recorded when
         the SDK asks for the next one (timed when it arrived), so recording and checks never hold a byte
         back; a chunk the SDK was given just before it stopped reading is recorded at the stop."""
-
-        def __init__(self, inner: Any, recorder: ExchangeRecorder) -> None:
-            self.inner = inner
-            self.recorder = recorder
-            self.pending: tuple[bytes, float] | None = None  #: the chunk the SDK holds, not yet recorded
-            #: chunks held back together, and when each arrived (``recorder.holds``)
-            self.datas: list[bytes] = []
-            self.times: list[float] = []
 
         def __iter__(self) -> Iterator[bytes]:
             recorder = self.recorder
@@ -405,21 +428,8 @@ def _build_sync_stream(httpx2: Any) -> type:
             self.release()
             recorder.end("eof")
 
-        def release(self) -> None:
-            if self.datas:
-                datas, times = self.datas, self.times
-                self.datas, self.times = [], []
-                self.recorder.chunk_run(datas, times)
-
-        def record_pending(self) -> None:
-            if self.pending is not None:
-                raw, t = self.pending
-                self.pending = None
-                self.recorder.chunk(raw, t)
-
         def close(self) -> None:
-            self.record_pending()
-            self.release()
+            self.record_held()
             self.recorder.end("cancelled")  # a no-op when the body already ended
             self.inner.close()
 
@@ -427,16 +437,8 @@ def _build_sync_stream(httpx2: Any) -> type:
 
 
 def _build_async_stream(httpx2: Any) -> type:
-    class AsyncRecordingStream(httpx2.AsyncByteStream):
+    class AsyncRecordingStream(_WatchedBody, httpx2.AsyncByteStream):
         """The async twin of ``RecordingStream``."""
-
-        def __init__(self, inner: Any, recorder: ExchangeRecorder) -> None:
-            self.inner = inner
-            self.recorder = recorder
-            self.pending: tuple[bytes, float] | None = None  #: the chunk the SDK holds, not yet recorded
-            #: chunks held back together, and when each arrived (``recorder.holds``)
-            self.datas: list[bytes] = []
-            self.times: list[float] = []
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
             recorder = self.recorder
@@ -480,21 +482,8 @@ def _build_async_stream(httpx2: Any) -> type:
             self.release()
             recorder.end("eof")
 
-        def release(self) -> None:
-            if self.datas:
-                datas, times = self.datas, self.times
-                self.datas, self.times = [], []
-                self.recorder.chunk_run(datas, times)
-
-        def record_pending(self) -> None:
-            if self.pending is not None:
-                raw, t = self.pending
-                self.pending = None
-                self.recorder.chunk(raw, t)
-
         async def aclose(self) -> None:
-            self.record_pending()
-            self.release()
+            self.record_held()
             self.recorder.end("cancelled")
             await self.inner.aclose()
 
