@@ -55,9 +55,7 @@ NOT_FORWARDED = frozenset(
 )
 #: The SDK's own client defaults (``anthropic._constants``), applied unless the caller gives others.
 SDK_TIMEOUT = {"timeout": 600, "connect": 5.0}  # an int, as the SDK has it: it shows in x-stainless-read-timeout
-#: How long a run of chunks held back together may span (seconds), and how many bytes it may hold: chunks
-#: that come faster are checked together, once per run (see ``ExchangeRecorder.holds``).
-HOLD = 0.02
+#: How many bytes a run of chunks held back together may hold (see ``ExchangeRecorder.holds``).
 HELD_BYTES = 256 * 1024
 SDK_LIMITS = {"max_connections": 1000, "max_keepalive_connections": 100}
 
@@ -106,6 +104,7 @@ class ExchangeRecorder:
         self.take_chunks: Callable[[list[bytes], list[float], int], object] | None = getattr(
             listener, "take_chunks", None
         )
+        self.hold: float = getattr(listener, "hold", 0.0)  #: seconds a run of held chunks may span
         self.started = time.monotonic()
         self.decode = BodyDecoder(None)
         self.reason: str | None = None  #: the end reason, once written
@@ -173,7 +172,7 @@ class ExchangeRecorder:
 
     @property
     def holds(self) -> bool:
-        """Whether the stream wrappers may hold chunks back (up to :data:`HOLD` seconds of them) and hand
+        """Whether the stream wrappers may hold chunks back (up to ``hold`` seconds of them) and hand
         them over together: only with no file to write (a recording's lines go out as the bytes come) and
         a listener that takes them so (the monitor's watch). A fast stream then costs the app one call per
         window instead of several per chunk."""
@@ -405,16 +404,16 @@ def _build_sync_stream(httpx2: Any) -> type:
 
         def _holding(self) -> Iterator[bytes]:
             """Each chunk goes to the SDK at once and is held with its arrival time; the held ones go to
-            the recorder together when a chunk arrives more than :data:`HOLD` seconds after the first of
+            the recorder together when a chunk arrives more than ``recorder.hold`` seconds after the first of
             them (so no silence is ever inside a run), or more than :data:`HELD_BYTES` are held, or the body ends."""
             recorder = self.recorder
-            started = recorder.started
+            started, hold = recorder.started, recorder.hold
             size = 0
             try:
                 for raw in self.inner:
                     t = monotonic() - started
                     times = self.times
-                    if times and (t - times[0] > HOLD or size > HELD_BYTES):
+                    if times and (t - times[0] > hold or size > HELD_BYTES):
                         self.release()
                         size = 0
                     self.datas.append(raw)
@@ -462,13 +461,13 @@ def _build_async_stream(httpx2: Any) -> type:
         async def _holding(self) -> AsyncIterator[bytes]:
             """As ``RecordingStream._holding``."""
             recorder = self.recorder
-            started = recorder.started
+            started, hold = recorder.started, recorder.hold
             size = 0
             try:
                 async for raw in self.inner:
                     t = monotonic() - started
                     times = self.times
-                    if times and (t - times[0] > HOLD or size > HELD_BYTES):
+                    if times and (t - times[0] > hold or size > HELD_BYTES):
                         self.release()
                         size = 0
                     self.datas.append(raw)

@@ -24,8 +24,9 @@ from ..recording.model import Chunk, End, Record, Request, Response
 from .summary import ExchangeSummary, Sink
 
 logger = logging.getLogger("claude_doctor.monitor")
-#: Chunks arriving within this many seconds of the first of a window are checked together (see
-#: :class:`ChunkWindow`): far below any silence a check reports, and it makes a fast stream cheap.
+#: Chunks arriving within ``WINDOW`` seconds of the first of a window are checked together (see
+#: :class:`ChunkWindow`): far below any silence a check reports, and it makes a fast stream cheap. The
+#: stream wrapper holds a monitored client's chunks for as long (it asks ``ExchangeWatch.hold``).
 WINDOW = 0.02
 HELD_BYTES = 64 * 1024
 
@@ -69,6 +70,14 @@ class ChunkWindow:
         self.close()
         self.opened = t
         self.emit(t, data)
+
+    def push_run(self, datas: list[bytes], times: list[float]) -> None:
+        """Chunks already gathered as one window (they span no longer than :data:`WINDOW`): the first goes
+        on alone at its time, the rest as one chunk at the last one's."""
+        self.close()
+        self.emit(times[0], datas[0])
+        if len(datas) > 1:
+            self.emit(times[-1], b"".join(datas[1:]))
 
     def close(self) -> None:
         """Pass on what the window holds, and close it."""
@@ -219,17 +228,12 @@ class ExchangeWatch:
             self._last_chunk = t
             summary.chunks += 1
             summary.bytes += len(data)
-            window = self._window
-            if window is not None and window.opened is not None and t - window.opened <= WINDOW:
-                window.held.append(data)  # ChunkWindow.push's common case, inline: no call per chunk
-                window.size += len(data)
-                window.last = t
-                if window.size >= HELD_BYTES:
-                    window.close()
-            else:
-                (window or self._open_window(i)).push(t, data)
+            (self._window or self._open_window(i)).push(t, data)
         except Exception as exc:
             self._give_up(exc)
+
+    #: how long the stream wrapper may hold chunks back before ``take_chunks`` (see ``ExchangeRecorder.holds``)
+    hold = WINDOW
 
     def take_chunks(self, datas: list[bytes], times: list[float], i: int = 0) -> None:
         """Chunks the stream wrapper held back together, with their arrival times (they never span a
@@ -253,12 +257,7 @@ class ExchangeWatch:
             self._last_chunk = times[-1]
             summary.chunks += len(datas)
             summary.bytes += sum(map(len, datas))
-            if self._window is not None:
-                self._window.close()
-            analyzer = self._analyzer()
-            analyzer.add(Chunk(i, times[0], datas[0]))
-            if len(datas) > 1:
-                analyzer.add(Chunk(i, times[-1], b"".join(datas[1:])))
+            (self._window or self._open_window(i)).push_run(datas, times)
         except Exception as exc:
             self._give_up(exc)
 
