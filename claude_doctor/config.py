@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +67,8 @@ def load_config(start: Path | None = None) -> Config:
     pyproject = find_pyproject(start or Path.cwd())
     if pyproject is None:
         return Config()
+    import tomllib  # only when there is a file to read: most runs in a temp folder or a checkout have none
+
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -9,7 +9,6 @@ import errno
 import os
 import re
 import stat
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -212,6 +211,8 @@ def git_visible_files(
 ) -> list[Path] | None:
     """Tracked and untracked-but-not-ignored files under ``folder``; ``None`` outside a git work tree.
     A folder git could not list is added to ``notes`` (git only warns, and its files would be missed)."""
+    import subprocess  # only a folder walk asks git: reading named files (stream, the hook) never does
+
     pathspecs = [f"*{suffix}" for suffix in suffixes]
     command = ["git", "-C", str(folder), "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"]
     try:
