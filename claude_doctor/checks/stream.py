@@ -43,6 +43,7 @@ from .stream_rules import (
     STREAM_NOT_ENABLED,
     TRUNCATED_STREAM,
     UNKNOWN_EVENT,
+    status_rule,
 )
 
 # the core types every supported SDK knows: checked at no cost; anything else is looked up in the SDK
@@ -341,16 +342,19 @@ class StatusCheck(Check):
         status = ex.status
         if status is None or 200 <= status < 300:
             return
+        rule = status_rule(status)
+        if rule is None:
+            return
         head = self._head(ex)
-        if status == 429:
-            ex.report(RATE_LIMITED, head + self._limits(ex.response), t=ex.response.t)
-        elif status in (401, 403):
-            ex.report(AUTH_ERROR, head + self._auth_hint(ex), t=ex.response.t)
-        elif status == 529 or status >= 500:
+        if rule is RATE_LIMITED:
+            ex.report(rule, head + self._limits(ex.response), t=ex.response.t)
+        elif rule is AUTH_ERROR:
+            ex.report(rule, head + self._auth_hint(ex), t=ex.response.t)
+        elif rule is OVERLOADED:
             gateway = " The body is HTML: a proxy or gateway answered, not the API." if self._html(ex) else ""
-            ex.report(OVERLOADED, head + "." + gateway, t=ex.response.t)
-        elif status in (400, 404, 413):
-            ex.report(REQUEST_ERROR, head + ".", t=ex.response.t)
+            ex.report(rule, head + "." + gateway, t=ex.response.t)
+        else:
+            ex.report(rule, head + ".", t=ex.response.t)
 
     @staticmethod
     def _head(ex: Exchange) -> str:

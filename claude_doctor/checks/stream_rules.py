@@ -6,7 +6,7 @@ remedy, and the checks in ``stream.py`` give a more specific one where the evide
 
 from __future__ import annotations
 
-from ..findings import Area, Severity, define
+from ..findings import Area, Rule, Severity, define
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 S = Area.STREAM
@@ -282,6 +282,21 @@ HTTP/1.1 404 Not Found
 {"type":"error","error":{"type":"not_found_error","message":"model: claude-sonet-4"}}""",
     use_instead="""client.messages.stream(model="claude-sonnet-4-5", ...)   # a model id that exists""",
 )
+
+
+def status_rule(status: int) -> Rule | None:
+    """The rule a non-2xx HTTP status is reported under (``None``: a status no rule covers): the one
+    table of it, for the stream checks and for ``drill``'s verdicts."""
+    if status == 429:
+        return RATE_LIMITED
+    if status in (401, 403):
+        return AUTH_ERROR
+    if status >= 500:
+        return OVERLOADED
+    if status in (400, 404, 413):
+        return REQUEST_ERROR
+    return None
+
 
 SSE_FRAMING = define(
     "CD113",

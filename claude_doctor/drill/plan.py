@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..checks.stream_rules import AUTH_ERROR, OVERLOADED, REQUEST_ERROR, status_rule
 from ..errors import UsageProblem
 from ..faults import Faults, parse_faults
 
@@ -54,8 +55,6 @@ MEANINGS: dict[str, Meaning] = {
     "bad-json": Meaning(True, False, "CD113", "a relay that corrupts events does it every time"),
     "reset": Meaning(True, True, "CD104", "a reset connection is transient"),
 }
-STATUS_RULES = {429: "CD109", 401: "CD110", 403: "CD110", 400: "CD112", 404: "CD112", 413: "CD112"}
-PERMANENT_STATUSES = {400, 401, 403, 404, 413}
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,8 @@ def _meaning(parts: list[str], faults: Faults) -> Meaning:
 def _one_meaning(name: str, faults: Faults) -> Meaning:
     meaning = MEANINGS[name]
     if name == "status" and faults.status is not None:
-        permanent = faults.status in PERMANENT_STATUSES
+        rule = status_rule(faults.status)
+        permanent = rule in (AUTH_ERROR, REQUEST_ERROR)  # the same request is refused again
         why = "the same request is refused the same way" if permanent else meaning.why_retry
-        return Meaning(True, not permanent, STATUS_RULES.get(faults.status, "CD111"), why)
+        return Meaning(True, not permanent, rule.code if rule else OVERLOADED.code, why)
     return meaning
