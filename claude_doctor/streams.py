@@ -7,24 +7,37 @@ when a path is checked."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import DoctorError, RecordingError
 from .findings import Finding
 
 if TYPE_CHECKING:
     from .config import Config
+    from .recording.model import Source
+
+
+class Reader(Protocol):
+    """A second reader of each file's records, in the same pass as the checks (the HTML report's
+    timelines): ``watch`` may wrap ``source.records`` before they are checked, ``checked`` hears that
+    the file was checked in full."""
+
+    def watch(self, source: Source) -> None: ...
+
+    def checked(self, source: Source) -> None: ...
+
 
 SHOWN_SKIPPED = 3  #: how many skipped files the note names
 
 
 def check_paths(
-    paths: list[str], config: Config, skipped: list[str] | None = None
+    paths: list[str], config: Config, skipped: list[str] | None = None, reader: Reader | None = None
 ) -> tuple[list[Finding], int, list[str], list[str]]:
     """Check each recording; an unreadable one becomes an error line and the others still run, and so
     does one that holds no complete exchange (a recorder killed inside its first request): it is not
     clean. Returns the findings, how many files were read, the error lines and the read warnings. A file
-    found in a folder that is no recording at all is left out, and its path added to ``skipped``."""
+    found in a folder that is no recording at all is left out, and its path added to ``skipped``. A
+    ``reader`` reads each file's records too, in the same pass."""
     from .checks.stream import check_source
     from .files import WalkNotes
     from .recording import find_recordings, open_source, skippable
@@ -47,6 +60,8 @@ def check_paths(
             continue
         seen: set[int] = set()
         source.records = answered(source.records, seen)
+        if reader is not None:
+            reader.watch(source)
         try:
             findings += check_source(source, config)
         except DoctorError as exc:
@@ -57,6 +72,8 @@ def check_paths(
             continue
         warnings += source.warnings
         count += 1
+        if reader is not None:
+            reader.checked(source)
     return findings, count, errors, warnings
 
 

@@ -14,9 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import DoctorError, RecordingError
 from ..fastjson import loads_fast, parse_json
-from ..recording.model import Chunk, End, Record, Request, Response
+from ..recording.model import Chunk, End, Record, Request, Response, Source
 from ..sse import SSEDecoder, SSEEvent
 
 if TYPE_CHECKING:
@@ -406,39 +405,29 @@ class Checked:
     timelines: list[Timeline] = field(default_factory=list)
 
 
+class _Timelines:
+    """The :class:`~claude_doctor.streams.Reader` that draws: a :class:`TimelineReader` on each file's
+    records, its timelines kept once the file is checked (the first :data:`MAX_FULL` whole)."""
+
+    def __init__(self, idle_gap: float) -> None:
+        self.idle_gap = idle_gap
+        self.timelines: list[Timeline] = []
+        self.reader: TimelineReader | None = None
+
+    def watch(self, source: Source) -> None:
+        self.reader = TimelineReader(source.path, self.idle_gap, MAX_FULL - sum(t.full for t in self.timelines))
+        source.records = self.reader.watch(source.records)
+
+    def checked(self, source: Source) -> None:
+        if self.reader is not None:
+            self.timelines += [self.reader.timelines[i] for i in sorted(self.reader.timelines)]
+
+
 def read_paths(paths: list[str], config: Config, skipped: list[str] | None = None) -> Checked:
     """``streams.check_paths`` with a :class:`TimelineReader` on the records as the checks read them:
     one pass over each file, so standard input and a 50 MB recording are read once."""
-    from ..checks.stream import check_source
-    from ..files import WalkNotes
-    from ..recording import find_recordings, open_source, skippable
-    from ..recording.model import answered
-    from ..streams import nothing_checked
+    from ..streams import check_paths
 
-    notes = WalkNotes()
-    found = find_recordings(paths, notes)
-    out = Checked(errors=list(notes.unreadable), warnings=notes.irregular_note())
-    for path, in_folder in found:
-        try:
-            source = open_source(path)
-        except RecordingError as exc:
-            if not skippable(path, in_folder, exc):
-                out.errors.append(str(exc))
-            elif skipped is not None:
-                skipped.append(path)
-            continue
-        seen: set[int] = set()
-        reader = TimelineReader(source.path, config.idle_gap, MAX_FULL - sum(t.full for t in out.timelines))
-        source.records = reader.watch(answered(source.records, seen))
-        try:
-            out.findings += check_source(source, config)
-        except DoctorError as exc:
-            out.errors.append(str(exc))
-            continue
-        if not seen:
-            out.errors.append(nothing_checked(source.path, source.warnings))
-            continue
-        out.warnings += source.warnings
-        out.timelines += [reader.timelines[i] for i in sorted(reader.timelines)]
-        out.files += 1
-    return out
+    timelines = _Timelines(config.idle_gap)
+    findings, files, errors, warnings = check_paths(paths, config, skipped, timelines)
+    return Checked(findings, files, errors, warnings, timelines.timelines)
