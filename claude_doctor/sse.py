@@ -14,8 +14,9 @@ is still dispatched (``data`` is ``None``), because the API never sends one and 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from itertools import accumulate, repeat
-from operator import add
+from operator import add, getitem
 
 BOM = b"\xef\xbb\xbf"
 _ANY_EOL = re.compile(rb"\r\n|\r|\n")
@@ -101,19 +102,30 @@ class EventRun:
     """Consecutive events in the plain form the API sends (``event: NAME``, ``data: …``, a blank line, LF
     only), decoded in bulk from ``region``, their bytes without the last blank line: ``names`` holds each
     event's name, ``data_lines`` its data line *with* the ``data: `` prefix (a hot loop slices it off only
-    where it parses). A run of events of one name (``head`` is their ``event:`` line) is not even split
-    into lines until something asks: :meth:`joined_data` gives its data lines at the cost of one copy.
-    :meth:`event` builds the :class:`SSEEvent` of one of them, exactly as the line-by-line path would have,
+    where it parses). The region is not even split into lines until something asks for them:
+    :meth:`without` and :func:`data_between` read it whole, at the cost of a pass or a copy and no object
+    per event. :meth:`event` builds the :class:`SSEEvent` of one of them, exactly as the line-by-line path would have,
     for the few that a check looks at; offsets are worked out only then."""
 
-    __slots__ = ("_data_lines", "_lines", "_starts", "end", "head", "id", "names", "number", "offset", "region", "t")
+    __slots__ = (
+        "_data_lines",
+        "_lines",
+        "_starts",
+        "_times",
+        "end",
+        "id",
+        "names",
+        "number",
+        "offset",
+        "region",
+        "t",
+    )
 
     def __init__(
         self,
         names: list[str],
         region: bytes,
         lines: list[bytes] | None,
-        head: bytes | None,
         number: int,
         offset: int,
         t: float | None,
@@ -122,14 +134,33 @@ class EventRun:
         self.names = names
         self.region = region
         self._lines = lines  # event, data and blank lines in turn (the last blank line is not in region)
-        self.head = head  #: the ``event:`` line of every event, when they share one
         self._data_lines: list[bytes] | None = None
         self.number = number  #: the number of the first event
         self.offset = offset  #: body offset of the first event; ``end`` is that of the byte after the last
         self.end = offset + len(region) + 2
-        self.t = t
+        self.t = t  #: the arrival time of the chunk that completed the last event
         self.id = id
         self._starts: list[int] | None = None
+        self._times: tuple[list[int], list[float | None]] | None = None
+
+    @classmethod
+    def joined(cls, runs: list[EventRun]) -> EventRun:
+        """Runs that follow each other in the body (each begins where the one before ends, under the same
+        event ID) as one, each event keeping the time of the chunk that completed it: routed at once, they
+        cost their checks one call instead of one per chunk."""
+        first = runs[0]
+        names = [name for run in runs for name in run.names]
+        region = b"\n\n".join([run.region for run in runs])
+        out = cls(names, region, None, first.number, first.offset, runs[-1].t, first.id)
+        out._times = (list(accumulate(len(run) for run in runs)), [run.t for run in runs])
+        return out
+
+    def time_of(self, j: int) -> float | None:
+        """The arrival time of the ``j``-th event (from 0)."""
+        if self._times is None:
+            return self.t
+        counts, times = self._times
+        return times[bisect_right(counts, j)]
 
     def __len__(self) -> int:
         return len(self.names)
@@ -146,40 +177,26 @@ class EventRun:
             self._data_lines = self.lines[1::3]
         return self._data_lines
 
-    def first_data(self) -> bytes:
-        """The data line of the first event, ``data: `` included."""
-        if self._lines is None and self.head is not None:
-            start = len(self.head) + 1
-            return self.region[start : self.region.find(b"\n", start)]
-        return self.data_lines[0]
-
-    def data_between(self, prefix: bytes, suffix: bytes, positions: list[int] | range | None = None) -> bytes | None:
-        """What lies between ``prefix`` and ``suffix`` in the data line (``data: `` included) of every event
-        (or of those at ``positions``), joined with LF; ``None`` unless each of them starts with the one,
-        ends with the other and is long enough for both. Costs a copy of the data, and no object per event."""
-        if positions is not None and len(positions) != len(self.names):
-            data, breaks = b"\n".join([self.data_lines[j] for j in positions]), len(positions) - 1
-            between = suffix + b"\n" + prefix
-        elif self._lines is None and self.head is not None:  # one name: no lines to split
-            data, breaks = self.region[len(self.head) + 1 :], len(self.names) - 1
-            between = suffix + b"\n\n" + self.head + b"\n" + prefix
-        else:
-            data, breaks = b"\n".join(self.data_lines), len(self.names) - 1
-            between = suffix + b"\n" + prefix
-        # ``between`` holds a line break, so it is found between lines only, once at most at each; a line in
-        # the middle too short for both would make two of them overlap, and be counted once
-        least = len(prefix) + len(suffix)
-        first = data.find(b"\n")
-        if (first if first >= 0 else len(data)) < least or len(data) - data.rfind(b"\n") - 1 < least:
-            return None
-        if not data.startswith(prefix) or not data.endswith(suffix):
-            return None
-        parts = data.split(between)  # (one pass: faster than counting, then replacing)
-        if len(parts) != breaks + 1:
-            return None
-        parts[0] = parts[0][len(prefix) :]
-        parts[-1] = parts[-1][: len(parts[-1]) - len(suffix)]
-        return b"\n".join(parts)
+    def without(self, events: tuple[bytes, ...], count: int) -> bytes | None:
+        """The region without its ``count`` events that are each exactly one of ``events`` (an event's two
+        lines, as a plain ping is sent), the others joined as before; ``None`` unless there are exactly
+        that many. Found with no line split: a match starts at a line start and ends at a line end, and
+        a line that begins with ``event:`` is the first of an event, so each match is one such event."""
+        region = self.region
+        for event in events:
+            if not count:
+                break
+            needle = b"\n" + event + b"\n"  # (the blank line's newline, and its own last one)
+            shorter = region.replace(needle, b"")  # one newline each side: back-to-back events all match
+            count -= (len(region) - len(shorter)) // len(needle)
+            if shorter.startswith(event + b"\n\n"):
+                shorter, count = shorter[len(event) + 2 :], count - 1
+            if shorter == event:
+                shorter, count = b"", count - 1
+            elif shorter.endswith(b"\n\n" + event):
+                shorter, count = shorter[: -len(event) - 2], count - 1
+            region = shorter
+        return region if count == 0 else None
 
     def event(self, j: int) -> SSEEvent:
         """The ``j``-th event of the run (from 0)."""
@@ -195,10 +212,36 @@ class EventRun:
         data = lines[3 * j + 1]
         end = start + head + len(data) + 3
         number, data_at = self.number + j, start + head + 7
-        return SSEEvent(number, self.names[j], data[6:], start, end, self.t, self.id, None, False, data_at)
+        return SSEEvent(number, self.names[j], data[6:], start, end, self.time_of(j), self.id, None, False, data_at)
 
     def events(self) -> list[SSEEvent]:
         return [self.event(j) for j in range(len(self.names))]
+
+
+def data_between(region: bytes, count: int, prefix: bytes, suffix: bytes) -> bytes | None:
+    """What lies between ``prefix`` and ``suffix`` in the data line (``data: `` included) of each of the
+    ``count`` plain events of ``region``, joined with LF; ``None`` unless they all have the first one's
+    name, and each of their data lines starts with the one, ends with the other and is long enough for
+    both. A count and a split of the whole region, and no call per event: for a hot path that only needs
+    the middles (the strings of deltas) of thousands of events at once."""
+    if count <= 0:
+        return None
+    newline = region.find(b"\n")
+    least = len(prefix) + len(suffix)
+    first = region.find(b"\n", newline + 1)
+    if (first if first >= 0 else len(region)) - newline - 1 < least or len(region) - region.rfind(b"\n") - 1 < least:
+        return None
+    if not region.startswith(prefix, newline + 1) or not region.endswith(suffix):
+        return None
+    # ``between`` holds the blank line, so it is found between events only, once at most at each; a data
+    # line in the middle too short for both would make two of them overlap, and be counted once
+    between = suffix + b"\n\n" + region[:newline] + b"\n" + prefix
+    if region.count(between) != count - 1:
+        return None
+    # so each blank line is in one ``between``, which starts with ``suffix``: split there (a short separator
+    # is found fast, where a long one costs a set-up at each match) and drop what is left of ``between``
+    pieces = region[: len(region) - len(suffix)].split(suffix + b"\n\n")
+    return b"\n".join(map(getitem, pieces, repeat(slice(len(between) - len(suffix) - 2, None))))
 
 
 def _split(data: bytes, sep: bytes) -> list[bytes]:
@@ -401,7 +444,7 @@ class SSEDecoder:
         if name is not None and region.startswith(b"data: ", len(head) + 1):
             k = region.count(self._next[head]) + 1
             if region.count(b"\n") == 3 * k - 2:  # so those are all the lines there are
-                return self._new_run([name] * k, region, None, head, t)
+                return self._new_run([name] * k, region, None, t)
         lines = _split(region, b"\n")
         k, extra = divmod(len(lines) + 1, 3)
         if extra or any(lines[2::3]) or region.count(b"\ndata: ") != k:
@@ -412,12 +455,10 @@ class SSEDecoder:
             if not self._learn_names(heads):
                 return None
             names = list(map(self._plain_names.get, heads))
-        return self._new_run(names, region, lines, None, t)
+        return self._new_run(names, region, lines, t)
 
-    def _new_run(
-        self, names: list[str], region: bytes, lines: list[bytes] | None, head: bytes | None, t: float | None
-    ) -> EventRun:
-        run = EventRun(names, region, lines, head, self.events + 1, self._pos, t, self._id_text())
+    def _new_run(self, names: list[str], region: bytes, lines: list[bytes] | None, t: float | None) -> EventRun:
+        run = EventRun(names, region, lines, self.events + 1, self._pos, t, self._id_text())
         self.events += len(names)
         self._pos = run.end
         return run

@@ -22,7 +22,7 @@ from claude_doctor.checks.stream import Check, StreamAnalyzer, check_records
 from claude_doctor.config import Config
 from claude_doctor.fastjson import string_bodies
 from claude_doctor.recording.model import Chunk, End, Request, Response
-from claude_doctor.sse import EventRun, SSEDecoder
+from claude_doctor.sse import EventRun, SSEDecoder, data_between
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
@@ -198,23 +198,107 @@ def test_string_bodies_accepts_only_what_parses_as_a_json_string(bodies):
         assert any(b"\\u" in body.replace(b"\\\\", b"") for body in bodies)  # the one thing it does not look into
 
 
+PING = b'event: ping\ndata: {"type": "ping"}'
+NAMES = st.sampled_from([b"x", b"x", b"y", b"ping"])
+
+
 @FAST
 @given(
-    st.lists(st.tuples(st.sampled_from([b"x", b"y"]), st.lists(st.sampled_from([b"a", b"b", b"c"]), max_size=5)),
-             min_size=1, max_size=5),
+    st.lists(st.tuples(NAMES, st.lists(st.sampled_from([b"a", b"b", b"c", b'{"type": "ping"}']), max_size=3)),
+             min_size=1, max_size=6),
     st.lists(st.sampled_from([b"a", b"b", b"c"]), max_size=2),
     st.lists(st.sampled_from([b"a", b"b", b"c"]), max_size=2),
+    st.booleans(),
 )  # fmt: skip
-def test_data_between_is_the_middle_of_each_data_line(events, prefix, suffix):
+def test_data_between_is_the_middle_of_each_data_line(events, prefix, suffix, skip_pings):
+    """Of every event, or of every event but the plain pings, when the others share the first's name."""
     prefix, suffix = b"data: " + b"".join(prefix), b"".join(suffix)
-    body = b"".join(b"event: " + name + b"\ndata: " + b"".join(data) + b"\n\n" for name, data in events)
+    blocks = [b"event: " + name + b"\ndata: " + b"".join(data) for name, data in events]
+    body = b"".join(block + b"\n\n" for block in blocks)
     (run,) = SSEDecoder().feed_runs(body)
     assert run.__class__ is EventRun and run.events()[-1].end == len(body)
-    lines = [b"data: " + b"".join(data) for _, data in events]
-    fits = all(x.startswith(prefix) and x.endswith(suffix) and len(x) >= len(prefix) + len(suffix) for x in lines)
-    expected = b"\n".join(x[len(prefix) : len(x) - len(suffix)] for x in lines) if fits else None
-    assert run.data_between(prefix, suffix) == expected
+    pings = [block for block in blocks if block.startswith(b"event: ping\n")]
+    region = run.without((PING,), len(pings))
+    kept = [block for block in blocks if block not in pings]
+    assert region == (b"\n\n".join(kept) if pings.count(PING) == len(pings) else None)
+    if skip_pings and region is None:
+        return
+    if not skip_pings:
+        region, kept = run.region, blocks
+    lines = [block.split(b"\n")[1] for block in kept]
+    fits = bool(kept) and all(
+        x.startswith(prefix) and x.endswith(suffix) and len(x) >= len(prefix) + len(suffix) for x in lines
+    )
+    one_name = len({block.split(b"\n")[0] for block in kept}) == 1
+    expected = b"\n".join(x[len(prefix) : len(x) - len(suffix)] for x in lines) if fits and one_name else None
+    assert data_between(region, len(kept), prefix, suffix) == expected
 
 
 def test_check_records_still_takes_a_plain_list():
     assert check_records([], "x", Config()) == []
+
+
+# -- chunks taken together: a recording's chunks in a row are routed as joined runs -------------------
+
+
+def timed_records(chunks: list[bytes], times: list[float]) -> list:
+    return [
+        Request(0, 0.0, "POST", "https://api.anthropic.com/v1/messages", [], json={"stream": True}),
+        Response(0, 0.1, 200, "OK", None, [("content-type", "text/event-stream")]),
+        *(Chunk(0, t, c) for c, t in zip(chunks, times)),
+        End(0, times[-1] + 0.5 if times else 1.0, "eof"),
+    ]
+
+
+def one_by_one(records: list) -> list[tuple]:
+    analyzer = StreamAnalyzer("s", Config())
+    for record in records:
+        analyzer.add(record)
+    return [(f.rule.code, f.message, f.event, f.t) for f in analyzer.finish([])]
+
+
+def together(records: list) -> list[tuple]:
+    return [(f.rule.code, f.message, f.event, f.t) for f in check_records(records, "s", Config())]
+
+
+@FAST
+@given(st.integers(0, 2**32))
+def test_chunks_taken_together_give_each_event_its_own_time(seed):
+    """Every chunk its own time, some after a silence: the findings, with their event numbers and
+    times, and the silences' "after event N", are those of the chunks taken one at a time."""
+    rnd = random.Random(seed)
+    body = random_stream(rnd)
+    chunks = cut(body, seed)
+    times, t = [], 0.2
+    for _ in chunks:
+        t += 40.0 if rnd.random() < 0.05 else rnd.random() / 100
+        times.append(round(t, 4))
+    records = timed_records(chunks, times)
+    assert together(records) == one_by_one(records)
+
+
+def test_a_silence_inside_chunks_taken_together_counts_the_events_before_it():
+    block = synth.text_block(0, [f" w{n}" for n in range(40)])
+    body = b"".join(message(block))
+    chunks = cut(body, 5)
+    times = [0.2 + n / 1000 + (45.0 if n >= len(chunks) // 2 else 0.0) for n in range(len(chunks))]
+    found = together(timed_records(chunks, times))
+    assert found == one_by_one(timed_records(chunks, times))
+    (gap,) = [f for f in found if f[0] == "CD102"]
+    events_before = sum(1 for c in chunks[: len(chunks) // 2] for _ in range(c.count(b"\n\n")))
+    assert f"after event {events_before} " in gap[1] and gap[2] == events_before
+
+
+def test_joined_runs_are_their_events_in_order_each_at_its_chunk_time():
+    deltas = synth.text_block(0, [f" w{n}" for n in range(12)])[1:-1]
+    decoder, runs = SSEDecoder(), []
+    for n, part in enumerate((deltas[:5], deltas[5:6], deltas[6:])):
+        (run,) = decoder.feed_runs(b"".join(part), float(n))
+        runs.append(run)
+    joined = EventRun.joined(runs)
+    expected = [ev for run in runs for ev in run.events()]
+    got = joined.events()
+    assert [(e.number, e.offset, e.end, e.t, e.raw) for e in got] == [
+        (e.number, e.offset, e.end, e.t, e.raw) for e in expected
+    ]
+    assert [e.t for e in got] == [0.0] * 5 + [1.0] + [2.0] * 6

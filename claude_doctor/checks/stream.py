@@ -23,7 +23,7 @@ from ..findings import Finding, Rule, Severity, matches
 from ..recording.encoding import codings, looks_decoded
 from ..recording.model import PROXY_STOPPED, Chunk, End, Note, Record, Request, Response, Source
 from ..sdk_limits import FALLBACK, Vocabulary, beta_request_fields, refuses_without_streaming, sdk_vocabulary
-from ..sse import EventRun, SSEDecoder, SSEEvent, SSETail
+from ..sse import EventRun, SSEDecoder, SSEEvent, SSETail, data_between
 from .env_rules import API_UNREACHABLE
 from .stream_rules import (
     AUTH_ERROR,
@@ -54,6 +54,7 @@ TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})  # bloc
 MAX_ERROR_BODY = 64 * 1024
 _PLAIN_PINGS = (b'{"type": "ping"}', b'{"type":"ping"}')
 _PLAIN_PING_LINES = tuple(b"data: " + ping for ping in _PLAIN_PINGS)
+_PLAIN_PING_EVENTS = tuple(b"event: ping\n" + line for line in _PLAIN_PING_LINES)
 _AFTER_DATA = itemgetter(slice(6, None))  #: a data line without its ``data: ``
 _DELTA = "content_block_delta"
 #: the start of a delta's data as the API writes it, up to the opening quote of its one string
@@ -62,6 +63,7 @@ _DELTA_HEAD = re.compile(
 )
 MAX_JSON_BODY = 8 * 1024 * 1024
 MAX_GAP_FINDINGS = 3
+HELD_CHUNK_BYTES = 256 * 1024  #: a recording's chunks are taken together up to this size
 
 
 # -- per-exchange context -------------------------------------------------------------------------
@@ -272,7 +274,10 @@ class Check:
 
     def on_response(self, ex: Exchange) -> None: ...
 
-    def on_chunk(self, ex: Exchange, t: float | None, size: int) -> None: ...
+    def on_chunk(self, ex: Exchange, t: float | None, size: int) -> None:
+        """A chunk of the body arrived, ``ex.events`` events into it. Chunks of a recording are taken a few
+        at a time (``StreamAnalyzer.add_chunks``), so the events of the chunks before this one may not have
+        been routed to ``on_event`` yet; they are counted all the same."""
 
     def on_event(self, ex: Exchange, ev: SSEEvent, kind: str, obj: dict) -> None: ...
 
@@ -1061,6 +1066,35 @@ class _ExchangeAnalysis:
             check.on_response(self.ex)
 
     def chunk(self, t: float | None, data: bytes) -> None:
+        items = self._decode(t, data)
+        if items:
+            self._route(items)
+
+    def chunks(self, times: list[float | None], datas: list[bytes]) -> None:
+        """Chunks that came in a row, taken as :meth:`chunk` takes them one by one, but for one thing a
+        check may notice: events of nothing but deltas that follow each other (nearly all of a stream)
+        are routed as one run once their chunks are all in, after those chunks' ``on_chunk`` hooks. Each
+        event keeps its own number and time, so the findings are the same, for fewer calls. The joined
+        run holds a copy of their events: the caller bounds how many bytes come at once."""
+        held: list[EventRun] = []
+        for t, data in zip(times, datas):
+            for item in self._decode(t, data):
+                joinable = item.__class__ is EventRun and _deltas_and_pings(item)
+                if held and not (joinable and _follows(held[-1], item)):
+                    self._route_joined(held)
+                    held = []
+                if joinable:
+                    held.append(item)
+                else:
+                    self._route([item])
+        if held:
+            self._route_joined(held)
+
+    def _route_joined(self, runs: list[EventRun]) -> None:
+        self._route([EventRun.joined(runs) if len(runs) > 1 else runs[0]])
+
+    def _decode(self, t: float | None, data: bytes) -> list[SSEEvent | EventRun]:
+        """Take one chunk: its hooks run, and it is decoded; returns the events it completed."""
         ex = self.ex
         if ex.body_kind is None:
             ex.body_kind = self._body_kind(data)
@@ -1069,22 +1103,25 @@ class _ExchangeAnalysis:
         ex.last_byte_t = t
         for on_chunk in self.chunk_hooks:
             on_chunk(ex, t, len(data))
-        if ex.body_kind == "sse":
-            items = self.decoder.feed_runs(data, t)
-            if items:
-                ex.events = self.decoder.events
-                ex.last_event = items[-1]
-                self.readers.clear()  # the chunk hooks ran
-                for item in items:
-                    if item.__class__ is EventRun:
-                        self._run(item)
-                    else:
-                        self._event(item)
-                        self.readers.clear()
-        else:
+        if ex.body_kind != "sse":
             cap = MAX_JSON_BODY if ex.body_kind == "json" else MAX_ERROR_BODY
             if len(ex.body) < cap:
                 ex.body += data[: cap - len(ex.body)]
+            return []
+        items = self.decoder.feed_runs(data, t)
+        if items:
+            ex.events = self.decoder.events
+            ex.last_event = items[-1]
+        return items
+
+    def _route(self, items: list[SSEEvent | EventRun]) -> None:
+        self.readers.clear()  # hooks ran since the last events were routed
+        for item in items:
+            if item.__class__ is EventRun:
+                self._run(item)
+            else:
+                self._event(item)
+                self.readers.clear()
 
     def _body_kind(self, first: bytes) -> str:
         ex = self.ex
@@ -1111,7 +1148,7 @@ class _ExchangeAnalysis:
         except ValueError:
             objs = None
         else:
-            if deltas is not None and self._deltas_run(run, deltas, objs):
+            if deltas is not None and _plain_pings(run) and self._deltas_run(run, deltas, objs):
                 return
         ex, routes, lines = self.ex, self.routes, run.data_lines
         for j, name in enumerate(run.names):
@@ -1139,16 +1176,14 @@ class _ExchangeAnalysis:
 
     @staticmethod
     def _deltas_only(run: EventRun) -> list[int] | range | None:
-        """Where the deltas of a run are, when it holds nothing else but plain pings (which are skipped,
-        as in _event); ``None`` when it holds any other event."""
+        """Where the deltas of a run are, when it holds nothing else but pings (which are skipped when
+        plain, as in _event); ``None`` when it holds any other event."""
         names = run.names
         pings = names.count("ping")
         if names.count(_DELTA) + pings != len(names):
             return None
         if not pings:
             return range(len(names))
-        if not set(compress(run.data_lines, map(eq, names, repeat("ping")))).issubset(_PLAIN_PING_LINES):
-            return None
         return list(compress(range(len(names)), map(ne, names, repeat("ping"))))
 
     def _plain_deltas(self, run: EventRun, positions: list[int] | range) -> bool:
@@ -1158,16 +1193,19 @@ class _ExchangeAnalysis:
         are valid (:func:`string_bodies`). Nothing more to do when no check reads block N (a text or
         thinking block: nearly all of a stream); one ``on_deltas`` call, with the strings parsed at once,
         when one check does (a tool block's input). ``False`` for anything else."""
+        region = run.without(_PLAIN_PING_EVENTS, len(run) - len(positions))
+        if region is None:
+            return False  # a ping that is not plain: the slow path says what is wrong with it
         if not positions:
             return True  # plain pings only
-        head = _DELTA_HEAD.match(run.first_data() if positions[0] == 0 else run.data_lines[positions[0]])
+        head = _DELTA_HEAD.match(region, region.find(b"\n") + 1)
         if head is None or head[3] == b"type" or head[2].decode() not in KNOWN_DELTAS:
             return False
         index = int(head[1])
         readers = self._block_readers(index)
         if len(readers) > 1:
             return False  # two checks take each event in turn, as in _event
-        strings = run.data_between(head[0], b'"}}', positions)
+        strings = data_between(region, len(positions), head[0], b'"}}')
         if strings is None or not string_bodies(strings):
             return False
         if readers:  # valid bodies, so this is exactly one string for each
@@ -1319,6 +1357,21 @@ class _ExchangeAnalysis:
             self.ex.saw_stop = True  # the message did end; the framing finding says what is wrong
 
 
+def _plain_pings(run: EventRun) -> bool:
+    """Whether every ping of a run is a plain one (the slow path's check: its lines are split already)."""
+    return set(compress(run.data_lines, map(eq, run.names, repeat("ping")))).issubset(_PLAIN_PING_LINES)
+
+
+def _deltas_and_pings(run: EventRun) -> bool:
+    names = run.names
+    return names.count(_DELTA) + names.count("ping") == len(names)
+
+
+def _follows(run: EventRun, then: EventRun) -> bool:
+    """Whether ``then`` begins where ``run`` ends, under the same event ID."""
+    return then.offset == run.end and then.id == run.id
+
+
 class StreamAnalyzer:
     """Feed it records in file order; ``finish()`` returns every finding. Exchanges may interleave."""
 
@@ -1354,6 +1407,11 @@ class StreamAnalyzer:
         elif isinstance(record, Note):
             pass
         return []
+
+    def add_chunks(self, chunks: list[Chunk]) -> None:
+        """Take chunks of one exchange that came in a row, as :meth:`add` would one by one (see
+        ``_ExchangeAnalysis.chunks`` for the one difference a check may notice)."""
+        self._analysis(chunks[0].i).chunks([c.t for c in chunks], [c.data for c in chunks])
 
     def _close(self, i: int, end: End | None) -> list[Finding]:
         analysis = self._analysis(i)
@@ -1398,9 +1456,25 @@ class StreamAnalyzer:
 def check_records(
     records: Iterable[Record], path: str, config: Config, warnings: list[str] | None = None
 ) -> list[Finding]:
+    """Every finding in ``records``. Chunks of one exchange that come in a row are taken together
+    (:meth:`StreamAnalyzer.add_chunks`), up to :data:`HELD_CHUNK_BYTES` at a time."""
     analyzer = StreamAnalyzer(path, config)
+    held: list[Chunk] = []
+    size = 0
     for record in records:
+        if record.__class__ is Chunk:
+            if held and (record.i != held[0].i or size >= HELD_CHUNK_BYTES):
+                analyzer.add_chunks(held)
+                held, size = [], 0
+            held.append(record)
+            size += len(record.data)
+            continue
+        if held:
+            analyzer.add_chunks(held)
+            held, size = [], 0
         analyzer.add(record)
+    if held:
+        analyzer.add_chunks(held)
     return analyzer.finish(warnings)
 
 

@@ -17,7 +17,7 @@ from .model import FORMAT, VERSION, Chunk, End, Headers, Meta, Note, Record, Req
 from .redaction import ChunkRedactor, is_event_stream
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
-_PIECE = 1 << 20
+_PIECE = 1 << 20  #: read a block this size at a time
 MAX_INLINE_BODY = 1 << 20  #: a request body longer than this goes in ``request_body`` lines after its request
 #: request body bytes one ``request_body`` line holds at most: well under what the redactor holds back
 #: while a key may be in flight, so a key split between two lines is still redacted whole
@@ -30,10 +30,11 @@ MAX_JOINED_BODY = 32 * 1024 * 1024
 # -- reading --------------------------------------------------------------------------------------
 
 
-def read_recording(stream: IO[bytes], path: str) -> Source:
-    """Open a v1 recording. The meta line is checked now; the rest streams lazily, one line at a time,
-    so a 1 GB recording is read in bounded memory."""
-    lines = _numbered_lines(stream, path)
+def read_recording(stream: IO[bytes], path: str, head: bytes = b"") -> Source:
+    """Open a v1 recording (``head``: bytes already read from ``stream``, which come first). The meta
+    line is checked now; the rest streams lazily, a block at a time, so a 1 GB recording is read in
+    bounded memory."""
+    lines = _numbered_lines(_blocks(stream, path, head), path)
     try:
         number, first, _ = next(lines)
     except StopIteration:
@@ -55,30 +56,44 @@ def read_recording(stream: IO[bytes], path: str) -> Source:
     return source
 
 
-def _numbered_lines(stream: IO[bytes], path: str) -> Iterator[tuple[int, bytes, bool]]:
-    """Yield ``(line number, bytes, ended with newline)``, split on b"\\n" only (U+2028 is legal JSON)."""
-    number = 0
+def _blocks(stream: IO[bytes], path: str, head: bytes) -> Iterator[bytes]:
+    if head:
+        yield head
     while True:
         try:
-            line = stream.readline(_PIECE)
-            if len(line) == _PIECE and not line.endswith(b"\n"):
-                # a long line: grow one buffer in place (readline(limit) of a huge line holds two copies)
-                line = bytearray(line)
-                while len(line) <= MAX_LINE_BYTES and not line.endswith(b"\n"):
-                    more = stream.readline(min(_PIECE, MAX_LINE_BYTES + 1 - len(line)))
-                    if not more:
-                        break
-                    line += more
+            block = stream.read(_PIECE)
         except OSError as exc:
             raise RecordingError(path, f"read failed: {exc.strerror or exc}") from None
-        if not line:
+        if not block:
             return
-        number += 1
-        terminated = line.endswith(b"\n")
-        if not terminated and len(line) > MAX_LINE_BYTES:
-            raise RecordingError(path, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB", number)
-        if len(line) > 2 or line.strip():  # blank lines are skipped; no copy of long ones
-            yield number, line, terminated
+        yield block
+
+
+def _numbered_lines(blocks: Iterator[bytes], path: str) -> Iterator[tuple[int, bytes | bytearray, bool]]:
+    """Yield ``(line number, bytes without the newline, ended with newline)``, split on b"\\n" only
+    (U+2028 is legal JSON), blank lines left out. Blocks are split whole (a call per line costs more than
+    the line); a line that runs on past its block grows one buffer in place, up to the line cap."""
+    number = 0
+    held: bytearray | None = None  # a line begun in an earlier block
+    for block in blocks:
+        lines = block.split(b"\n")
+        if held is not None:
+            held += lines[0]
+            if len(held) > MAX_LINE_BYTES:
+                raise RecordingError(path, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB", number + 1)
+            if len(lines) == 1:
+                continue
+            lines[0] = held
+            held = None
+        rest = lines.pop()
+        if rest:
+            held = bytearray(rest)
+        for line in lines:
+            number += 1
+            if len(line) > 1 or line.strip():  # blank lines are skipped; no copy of long ones
+                yield number, line, True
+    if held is not None and (len(held) > 1 or held.strip()):
+        yield number + 1, held, False
 
 
 def _parse(line: bytes, path: str, number: int) -> dict:

@@ -7,7 +7,6 @@ import io
 
 from ..jsonl import read_recording
 from ..model import Source
-from .common import Rewound
 from .peek import Peek
 
 
@@ -16,7 +15,7 @@ def sniff(peek: Peek) -> bool:
 
 
 def read(peek: Peek) -> Source:
-    return read_recording(io.BufferedReader(Rewound(peek.raw, peek.stream)), peek.path)
+    return read_recording(peek.stream, peek.path, peek.raw)
 
 
 def sniff_document(peek: Peek) -> bool:
