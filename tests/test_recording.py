@@ -350,3 +350,19 @@ def test_long_lines_over_a_megabyte_read_back_exactly(tmp_path):
     path = write(tmp_path / "long.jsonl", chunks)
     _, recs = records(path)
     assert chunk_bytes(recs) == chunks
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 100])
+def test_lines_cut_across_read_blocks_read_as_whole_lines(tmp_path, size):
+    """The reader takes the file a block at a time: a line (and a CRLF, a blank line, the last line with
+    no newline) cut anywhere by the blocks reads the same as in one block, line numbers included."""
+    from claude_doctor.recording.jsonl import _numbered_lines
+
+    path = write(tmp_path / "r.jsonl", [synth.message_start(), synth.PING, "é😀".encode() * 50])
+    data = path.read_bytes().replace(b"\n", b"\r\n\n", 2)[:-1]  # blank lines, CRLF, no final newline
+    blocks = [data[i : i + size] for i in range(0, len(data), size)]
+    assert list(_numbered_lines(iter(blocks), "r")) == list(_numbered_lines(iter([data]), "r"))
+    numbered = list(_numbered_lines(iter(blocks), "r"))
+    assert [n for n, _, _ in numbered] == [1, 3, 5, 6, 7, 8, 9]
+    assert [ended for _, _, ended in numbered] == [True] * 6 + [False]
+    assert [bytes(line) for _, line, _ in numbered] == [x for x in data.split(b"\n") if x.strip()]

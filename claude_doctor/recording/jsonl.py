@@ -17,7 +17,7 @@ from .model import FORMAT, VERSION, Chunk, End, Headers, Meta, Note, Record, Req
 from .redaction import ChunkRedactor, is_event_stream
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
-_PIECE = 1 << 20  #: read a block this size at a time
+_PIECE = 1 << 18  #: read a block this size at a time
 MAX_INLINE_BODY = 1 << 20  #: a request body longer than this goes in ``request_body`` lines after its request
 #: request body bytes one ``request_body`` line holds at most: well under what the redactor holds back
 #: while a key may be in flight, so a key split between two lines is still redacted whole
