@@ -3,11 +3,9 @@ apart by content, not by file name."""
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import sys
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -112,13 +110,17 @@ class _Gunzipped:
     error every unreadable input gets, wherever the reading stops."""
 
     def __init__(self, compressed: IO[bytes], path: str) -> None:
+        import gzip  # (and zlib: only a compressed input needs them)
+        import zlib
+
         self._file = gzip.GzipFile(fileobj=compressed, mode="rb")
         self._path = path
+        self._errors = (OSError, EOFError, zlib.error)
 
     def _guard(self, read, size: int) -> bytes:
         try:
             return read(size)
-        except (OSError, EOFError, zlib.error) as exc:
+        except self._errors as exc:
             raise RecordingError(self._path, f"gzip-compressed file is cut off or corrupt ({exc})") from None
 
     def read(self, size: int = -1) -> bytes:
