@@ -285,7 +285,7 @@ def test_a_silence_inside_chunks_taken_together_counts_the_events_before_it():
     found = together(timed_records(chunks, times))
     assert found == one_by_one(timed_records(chunks, times))
     (gap,) = [f for f in found if f[0] == "CD102"]
-    events_before = sum(1 for c in chunks[: len(chunks) // 2] for _ in range(c.count(b"\n\n")))
+    events_before = b"".join(chunks[: len(chunks) // 2]).count(b"\n\n")
     assert f"after event {events_before} " in gap[1] and gap[2] == events_before
 
 
@@ -302,3 +302,33 @@ def test_joined_runs_are_their_events_in_order_each_at_its_chunk_time():
         (e.number, e.offset, e.end, e.t, e.raw) for e in expected
     ]
     assert [e.t for e in got] == [0.0] * 5 + [1.0] + [2.0] * 6
+
+
+class ToolDeltaReader(Check):
+    """An observer that reads the deltas of tool blocks, a run at a time, as the tool-input check does."""
+
+    events = frozenset({"content_block_delta"})
+    calls: ClassVar[list[int]] = []
+
+    def ignores_delta(self, index):
+        return index != 1
+
+    def on_deltas(self, ex, index, deltas):
+        ToolDeltaReader.calls.append(len(deltas))
+
+
+def test_a_block_spread_over_many_chunks_reaches_its_reader_in_one_call():
+    pieces = [f'{{"q": "{"x" * 300}"}}'[i : i + 3] for i in range(0, 308, 3)]
+    body = b"".join(message(TEXT, synth.tool_use_block(1, "f", pieces)))
+    chunks = [body[i : i + 40] for i in range(0, len(body), 40)]
+    records = timed_records(chunks, [0.2 + n / 1000 for n in range(len(chunks))])
+    config = Config(select=["CD102"])  # so that the observer is the block's only reader
+    ToolDeltaReader.calls = []
+    analyzer = StreamAnalyzer("s", config, observers=(ToolDeltaReader,))
+    for record in records:
+        analyzer.add(record)
+    assert analyzer.finish() == [] and sum(ToolDeltaReader.calls) == len(pieces) and len(ToolDeltaReader.calls) > 10
+    ToolDeltaReader.calls = []
+    analyzer = StreamAnalyzer("s", config, observers=(ToolDeltaReader,))
+    analyzer.add_chunks([r for r in records if isinstance(r, Chunk)])
+    assert ToolDeltaReader.calls == [len(pieces)]
