@@ -22,6 +22,9 @@ BOM = b"\xef\xbb\xbf"
 _ANY_EOL = re.compile(rb"\r\n|\r|\n")
 DEFAULT_MAX_EVENT_BYTES = 32 * 1024 * 1024
 LONG_LINE = 512  #: a line this long is split faster by `find` than by `bytes.split`
+#: the API's keep-alive, which may come between any two events: a run of one name may hold some
+_PING = b"event: ping"
+_NEXT_PING = b"\n\n" + _PING + b"\ndata: "
 
 
 class SSEEvent:
@@ -216,6 +219,20 @@ class EventRun:
 
     def events(self) -> list[SSEEvent]:
         return [self.event(j) for j in range(len(self.names))]
+
+
+def _with_pings(name: str, region: bytes, count: int) -> list[str]:
+    """The names of a region's ``count`` plain events, each ``name`` or a ping: where each ping is, is
+    told by the blank lines before it (a ping is one event in a hundred, so this is about one pass)."""
+    names = [name] * count
+    blanks, start = 0, 0
+    at = region.find(_NEXT_PING)
+    while at >= 0:
+        blanks += region.count(b"\n\n", start, at)
+        names[blanks + 1] = "ping"
+        blanks, start = blanks + 1, at + 2
+        at = region.find(_NEXT_PING, start)
+    return names
 
 
 def data_between(region: bytes, count: int, prefix: bytes, suffix: bytes) -> bytes | None:
@@ -434,7 +451,8 @@ class SSEDecoder:
         """Whole LF-framed events (``region`` ends before the blank line of the last one) as one run, when
         every one of them is in the plain form; ``None`` otherwise. The form is checked in bulk, first
         for events of one name (a run of deltas): the region starts with a known ``event: NAME`` line and
-        a ``data: `` line, and every blank line but none is followed by the same two; else line by line:
+        a ``data: `` line, and every blank line but none is followed by the same two, or by a ping's (each
+        event then has two lines at least, so a count of all the lines says none has more); else line by line:
         the lines come in threes, every third is blank, every first is a known ``event: NAME`` line, and
         exactly one line in three starts with ``data: ``, which can then only be the second of each."""
         if len(region) > self.max_event_bytes:
@@ -443,8 +461,12 @@ class SSEDecoder:
         name = self._plain_names.get(head)
         if name is not None and region.startswith(b"data: ", len(head) + 1):
             k = region.count(self._next[head]) + 1
-            if region.count(b"\n") == 3 * k - 2:  # so those are all the lines there are
+            newlines = region.count(b"\n")
+            if newlines == 3 * k - 2:  # so those are all the lines there are
                 return self._new_run([name] * k, region, None, t)
+            pings = region.count(_NEXT_PING) if head != _PING else 0
+            if pings and newlines == 3 * (k + pings) - 2 and self._learn_names([_PING]):
+                return self._new_run(_with_pings(name, region, k + pings), region, None, t)
         lines = _split(region, b"\n")
         k, extra = divmod(len(lines) + 1, 3)
         if extra or any(lines[2::3]) or region.count(b"\ndata: ") != k:

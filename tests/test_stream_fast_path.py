@@ -217,6 +217,7 @@ def test_data_between_is_the_middle_of_each_data_line(events, prefix, suffix, sk
     body = b"".join(block + b"\n\n" for block in blocks)
     (run,) = SSEDecoder().feed_runs(body)
     assert run.__class__ is EventRun and run.events()[-1].end == len(body)
+    assert run.names == [name.decode() for name, _ in events]  # pings among events of one name too
     pings = [block for block in blocks if block.startswith(b"event: ping\n")]
     region = run.without((PING,), len(pings))
     kept = [block for block in blocks if block not in pings]
