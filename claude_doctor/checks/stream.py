@@ -1066,62 +1066,63 @@ class _ExchangeAnalysis:
             check.on_response(self.ex)
 
     def chunk(self, t: float | None, data: bytes) -> None:
-        items = self._decode(t, data)
-        if items:
-            self._route(items)
+        self.chunks([t], [data])
 
     def chunks(self, times: list[float | None], datas: list[bytes]) -> None:
-        """Chunks that came in a row, taken as :meth:`chunk` takes them one by one, but for one thing a
-        check may notice: events of nothing but deltas that follow each other (nearly all of a stream)
-        are routed as one run once their chunks are all in, after those chunks' ``on_chunk`` hooks. Each
-        event keeps its own number and time, so the findings are the same, for fewer calls. The joined
-        run holds a copy of their events: the caller bounds how many bytes come at once."""
+        """Chunks that came in a row, taken as one by one, but for one thing a check may notice: events of
+        nothing but deltas that follow each other (nearly all of a stream) are routed as one run once
+        their chunks are all in, after those chunks' ``on_chunk`` hooks. Each event keeps its own number
+        and time, so the findings are the same, for fewer calls. The joined run holds a copy of their
+        events: the caller bounds how many bytes come at once."""
+        ex, feed, hooks = self.ex, self.decoder.feed_runs, self.chunk_hooks
         held: list[EventRun] = []
         for t, data in zip(times, datas):
-            for item in self._decode(t, data):
-                joinable = item.__class__ is EventRun and _deltas_and_pings(item)
-                if held and not (joinable and _follows(held[-1], item)):
+            if ex.body_kind is None:
+                ex.body_kind = self._body_kind(data)
+                ex.first_byte_t = t
+            ex.body_bytes += len(data)
+            ex.last_byte_t = t
+            for on_chunk in hooks:
+                on_chunk(ex, t, len(data))
+            if ex.body_kind != "sse":
+                self._keep_body(data)
+                continue
+            items = feed(data, t)
+            if not items:
+                continue
+            ex.events = self.decoder.events
+            ex.last_event = items[-1]
+            for item in items:
+                if item.__class__ is EventRun and _deltas_and_pings(item):
+                    if held and (item.offset != held[-1].end or item.id != held[-1].id):
+                        self._route_joined(held)
+                        held = []
+                    held.append(item)
+                    continue
+                if held:
                     self._route_joined(held)
                     held = []
-                if joinable:
-                    held.append(item)
-                else:
-                    self._route([item])
+                self._route(item)
         if held:
             self._route_joined(held)
 
-    def _route_joined(self, runs: list[EventRun]) -> None:
-        self._route([EventRun.joined(runs) if len(runs) > 1 else runs[0]])
-
-    def _decode(self, t: float | None, data: bytes) -> list[SSEEvent | EventRun]:
-        """Take one chunk: its hooks run, and it is decoded; returns the events it completed."""
+    def _keep_body(self, data: bytes) -> None:
+        """A JSON or error body is kept (up to a cap) for the checks that read it whole."""
         ex = self.ex
-        if ex.body_kind is None:
-            ex.body_kind = self._body_kind(data)
-            ex.first_byte_t = t
-        ex.body_bytes += len(data)
-        ex.last_byte_t = t
-        for on_chunk in self.chunk_hooks:
-            on_chunk(ex, t, len(data))
-        if ex.body_kind != "sse":
-            cap = MAX_JSON_BODY if ex.body_kind == "json" else MAX_ERROR_BODY
-            if len(ex.body) < cap:
-                ex.body += data[: cap - len(ex.body)]
-            return []
-        items = self.decoder.feed_runs(data, t)
-        if items:
-            ex.events = self.decoder.events
-            ex.last_event = items[-1]
-        return items
+        cap = MAX_JSON_BODY if ex.body_kind == "json" else MAX_ERROR_BODY
+        if len(ex.body) < cap:
+            ex.body += data[: cap - len(ex.body)]
 
-    def _route(self, items: list[SSEEvent | EventRun]) -> None:
+    def _route_joined(self, runs: list[EventRun]) -> None:
+        self._route(EventRun.joined(runs) if len(runs) > 1 else runs[0])
+
+    def _route(self, item: SSEEvent | EventRun) -> None:
         self.readers.clear()  # hooks ran since the last events were routed
-        for item in items:
-            if item.__class__ is EventRun:
-                self._run(item)
-            else:
-                self._event(item)
-                self.readers.clear()
+        if item.__class__ is EventRun:
+            self._run(item)
+        else:
+            self._event(item)
+            self.readers.clear()
 
     def _body_kind(self, first: bytes) -> str:
         ex = self.ex
@@ -1365,11 +1366,6 @@ def _plain_pings(run: EventRun) -> bool:
 def _deltas_and_pings(run: EventRun) -> bool:
     names = run.names
     return names.count(_DELTA) + names.count("ping") == len(names)
-
-
-def _follows(run: EventRun, then: EventRun) -> bool:
-    """Whether ``then`` begins where ``run`` ends, under the same event ID."""
-    return then.offset == run.end and then.id == run.id
 
 
 class StreamAnalyzer:
