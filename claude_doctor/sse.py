@@ -306,7 +306,7 @@ class SSEDecoder:
         self._lf_ends_cr = False  # the input so far ended in CR: a leading LF completes that CRLF
         self._last_t: float | None = None
         self._overflow = False  # the current line outgrew the cap and is being skipped
-        self._id: bytes | None = None  # the last event ID buffer: kept across events, as the spec says
+        self._id: str | None = None  # the last event ID buffer, decoded: kept across events, as the spec says
         self._names: dict[bytes, str] = {}  # decoded event names
         self._plain_names: dict[bytes, str] = {}  # ``event: NAME`` lines → NAME, for runs of plain events
         self._next: dict[bytes, bytes] = {}
@@ -480,7 +480,7 @@ class SSEDecoder:
         return self._new_run(names, region, lines, t)
 
     def _new_run(self, names: list[str], region: bytes, lines: list[bytes] | None, t: float | None) -> EventRun:
-        run = EventRun(names, region, lines, self.events + 1, self._pos, t, self._id_text())
+        run = EventRun(names, region, lines, self.events + 1, self._pos, t, self._id)
         self.events += len(names)
         self._pos = run.end
         return run
@@ -507,7 +507,7 @@ class SSEDecoder:
         pos = self._pos
         names = self._names
         cap = self.max_event_bytes
-        event_id = self._id_text()
+        event_id = self._id
         append = out.append
         for block in blocks:
             newline = block.find(b"\n")
@@ -546,7 +546,7 @@ class SSEDecoder:
                 self._pos = pos
                 self._lines([*block.split(b"\n"), b""], repeat(1), out, t)
                 pos = self._pos
-                event_id = self._id_text()
+                event_id = self._id
         self._pos = pos
 
     def _name_text(self, raw: bytes, at: int) -> str:
@@ -559,9 +559,6 @@ class SSEDecoder:
         if len(self._names) < 256:
             self._names[raw] = name
         return name
-
-    def _id_text(self) -> str | None:
-        return self._id.decode("utf-8", "replace") if self._id is not None else None
 
     def _take_any_eol(self, out: list[SSEEvent], t: float | None, scan_from: int = 0) -> None:
         buf = self._buf
@@ -634,7 +631,7 @@ class SSEDecoder:
             self._name_at = at + skip
         elif name == b"id":
             if b"\0" not in value:
-                self._id = value
+                self._id = value.decode("utf-8", "replace")
         elif name == b"retry" and value.isdigit() and value.isascii():
             self._retry = int(value)
 
@@ -663,7 +660,7 @@ class SSEDecoder:
             start,
             end,
             t,
-            self._id_text(),
+            self._id,
             self._retry,
             self._oversize,
             self._data_at,
