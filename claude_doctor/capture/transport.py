@@ -358,12 +358,26 @@ class _WatchedBody:
         #: chunks held back together, and when each arrived (``recorder.holds``)
         self.datas: list[bytes] = []
         self.times: list[float] = []
+        self.held_bytes = 0
+
+    def hold(self, raw: bytes) -> None:
+        """Hold a chunk with its arrival time (``recorder.holds``); the run held so far goes to the recorder
+        first when this chunk comes more than ``recorder.hold`` seconds after the run's first (so no silence
+        is ever inside a run), or more than :data:`HELD_BYTES` are held."""
+        recorder = self.recorder
+        t = monotonic() - recorder.started
+        times = self.times
+        if times and (t - times[0] > recorder.hold or self.held_bytes > HELD_BYTES):
+            self.release()
+        self.datas.append(raw)
+        self.times.append(t)
+        self.held_bytes += len(raw)
 
     def release(self) -> None:
         """Hand the run of held chunks to the recorder."""
         if self.datas:
             datas, times = self.datas, self.times
-            self.datas, self.times = [], []
+            self.datas, self.times, self.held_bytes = [], [], 0
             self.recorder.chunk_run(datas, times)
 
     def record_pending(self) -> None:
@@ -403,29 +417,18 @@ def _build_sync_stream(httpx2: Any) -> type:
             recorder.end("eof")
 
         def _holding(self) -> Iterator[bytes]:
-            """Each chunk goes to the SDK at once and is held with its arrival time; the held ones go to
-            the recorder together when a chunk arrives more than ``recorder.hold`` seconds after the first of
-            them (so no silence is ever inside a run), or more than :data:`HELD_BYTES` are held, or the body ends."""
-            recorder = self.recorder
-            started, hold = recorder.started, recorder.hold
-            size = 0
+            """Each chunk goes to the SDK at once and is held (:meth:`hold`); the held ones go to the
+            recorder together, the last of them when the body ends."""
             try:
                 for raw in self.inner:
-                    t = monotonic() - started
-                    times = self.times
-                    if times and (t - times[0] > hold or size > HELD_BYTES):
-                        self.release()
-                        size = 0
-                    self.datas.append(raw)
-                    self.times.append(t)
-                    size += len(raw)
+                    self.hold(raw)
                     yield raw
             except BaseException as exc:
                 self.release()
-                recorder.interrupted(exc)
+                self.recorder.interrupted(exc)
                 raise
             self.release()
-            recorder.end("eof")
+            self.recorder.end("eof")
 
         def close(self) -> None:
             self.record_held()
@@ -460,26 +463,16 @@ def _build_async_stream(httpx2: Any) -> type:
 
         async def _holding(self) -> AsyncIterator[bytes]:
             """As ``RecordingStream._holding``."""
-            recorder = self.recorder
-            started, hold = recorder.started, recorder.hold
-            size = 0
             try:
                 async for raw in self.inner:
-                    t = monotonic() - started
-                    times = self.times
-                    if times and (t - times[0] > hold or size > HELD_BYTES):
-                        self.release()
-                        size = 0
-                    self.datas.append(raw)
-                    self.times.append(t)
-                    size += len(raw)
+                    self.hold(raw)
                     yield raw
             except BaseException as exc:
                 self.release()
-                recorder.interrupted(exc)
+                self.recorder.interrupted(exc)
                 raise
             self.release()
-            recorder.end("eof")
+            self.recorder.end("eof")
 
         async def aclose(self) -> None:
             self.record_held()
